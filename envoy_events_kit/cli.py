@@ -1,0 +1,56 @@
+"""The `envoy-events` command: run the mock, print the spec's path, run the contract suite."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from envoy_events_kit import spec_path
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="envoy-events-kit")
+def main() -> None:
+    """Make the Envoy Event Streaming API testable without the real service."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port (0: any free one).")
+@click.option("--fixtures", "fixtures_path", type=click.Path(path_type=Path),
+              help="Fixtures file (organisations, users, namespaces, bearer tokens). "
+                   "Default: the bundled fixtures/default.yaml.")
+@click.option("--secret", envvar="ENVOY_EVENTS_SECRET", show_envvar=True,
+              help="HS256 signing secret, at least 32 bytes. Default: the development secret.")
+@click.option("--clock", default="real", show_default=True,
+              help="'real', or an ISO-8601 instant to freeze the clock at.")
+@click.option("--token-ttl", default=3600, show_default=True, type=int,
+              help="Lifetime of issued JWTs, in seconds.")
+@click.option("--threads", default=8, show_default=True, type=int, help="Worker threads.")
+@click.option("--strict/--no-strict", default=False, show_default=True,
+              help="Check every response against the spec before sending it.")
+def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, clock: str,
+         token_ttl: int, threads: int, strict: bool) -> None:
+    """Serve the stateful mock (waitress) until Ctrl-C or SIGTERM."""
+    from mock_server.cli_support import run_mock
+
+    sys.exit(run_mock(host=host, port=port, fixtures_path=fixtures_path, secret=secret,
+                      clock=clock, token_ttl=token_ttl, threads=threads, strict=strict))
+
+
+@main.command()
+@click.option("--control", is_flag=True, help="Print the mock control API's spec instead.")
+def spec(control: bool) -> None:
+    """Print the path of the bundled OpenAPI spec, for stock tools:
+
+    schemathesis run "$(envoy-events spec)" --url http://127.0.0.1:8080 ...
+    """
+    from envoy_events_kit import control_spec_path
+
+    click.echo(str(control_spec_path() if control else spec_path()))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

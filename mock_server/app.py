@@ -1,0 +1,66 @@
+"""`create_app(settings)`: wires settings, specs, state and blueprints; nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from flask import Flask, Response, abort, request
+from flask_cors import CORS
+
+from mock_server import control_api, errors, events_api, strict
+from mock_server import state as state_module
+from mock_server.config import Settings
+from mock_server.journal import Entry, redact
+from mock_server.tokens import format_instant
+
+CONTROL_PREFIX = "/__mock__"
+#: Browser apps served from any localhost port may call the mock.
+LOCAL_ORIGINS = r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$"
+
+
+def create_app(settings: Settings | dict[str, Any] | None = None) -> Flask:
+    """Build a mock; `settings` may be a Settings or a dict of its fields."""
+    if settings is None:
+        settings = Settings()
+    elif isinstance(settings, dict):
+        settings = replace(Settings(), **settings)
+    state = state_module.build(settings)
+
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
+    app.json.sort_keys = False
+    state_module.init_app(app, state)
+    errors.init_app(app)
+    CORS(app, origins=[LOCAL_ORIGINS], expose_headers=["WWW-Authenticate"],
+         allow_headers=["Authorization", "Content-Type"], max_age=600)
+    app.register_blueprint(events_api.blueprint(state))
+    app.register_blueprint(control_api.blueprint(state), url_prefix="")
+
+    @app.before_request
+    def _limit_body() -> None:
+        if (request.content_length or 0) > settings.max_body_bytes:
+            abort(413, f"The request body is over {settings.max_body_bytes} bytes.")
+
+    @app.after_request
+    def _observe(response: Response) -> Response:
+        if request.path.startswith(CONTROL_PREFIX):
+            return response
+        operation_id = events_api.operation_id()
+        operation = state.spec.operations.get(operation_id or "")
+        if (settings.strict and operation and request.method == operation.method
+                and response.status_code != 413 and not _is_injected(response)):
+            strict.check(operation, response)
+        state.journal.record(Entry(
+            method=request.method, path=request.path, operation_id=operation_id,
+            status=response.status_code, time=format_instant(state.clock.now()),
+            authorization=redact(request.headers.get("Authorization")),
+        ))
+        return response
+
+    return app
+
+
+def _is_injected(response: Response) -> bool:
+    return response.is_json and (response.get_json(silent=True) or {}).get(
+        "error", {}).get("code") == "injected_fault"

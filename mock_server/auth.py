@@ -1,0 +1,37 @@
+"""Who is calling: the bearer token in `Authorization`, looked up in the store (401s)."""
+
+from __future__ import annotations
+
+from flask import request
+
+from mock_server.errors import ApiError, invalid_request
+from mock_server.model import Principal
+from mock_server.store import Store
+from mock_server.tokens import Clock
+
+REALM = 'Bearer realm="envoy-events"'
+
+
+def _unauthorized(message: str, token_given: bool) -> ApiError:
+    challenge = REALM
+    if token_given:
+        challenge += f', error="invalid_token", error_description="{message}"'
+    return ApiError(401, "unauthorized", message, {"WWW-Authenticate": challenge})
+
+
+def authenticate(store: Store, clock: Clock) -> Principal:
+    """The principal behind the request's bearer token, or a 401 explaining why not."""
+    headers = request.headers.getlist("Authorization")
+    if len(headers) > 1:
+        raise invalid_request("Send exactly one Authorization header.")
+    if not headers or not headers[0].strip():
+        raise _unauthorized("An Authorization: Bearer <token> header is required.", False)
+    scheme, _, token = headers[0].strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise _unauthorized("The Authorization header must use the Bearer scheme.", False)
+    principal = store.principal(token.strip())
+    if principal is None:
+        raise _unauthorized("The bearer token is not known.", True)
+    if principal.expired(clock.now()):
+        raise _unauthorized("The bearer token has expired.", True)
+    return principal

@@ -1,0 +1,60 @@
+"""What `envoy-events mock` does: start the server and tell a person how to use it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from mock_server.config import ConfigError, Settings
+from mock_server.fixtures import FixturesError
+from mock_server.server import MockServer
+from mock_server.tokens import format_instant
+
+
+def banner(server: MockServer) -> str:
+    """The base URL, the fixture tokens and a ready-to-paste curl line."""
+    state = server.state
+    principals = sorted(state.fixtures.principals.values(), key=lambda p: p.name or "")
+    lines = [f"envoy-events mock serving {server.url}  (clock: {state.clock.describe()['now']}"
+             f" {state.clock.mode}; fixtures: {state.fixtures.path})", "",
+             f"{'name':<18} {'org':<31} {'user':<31} token / scopes"]
+    for p in principals:
+        expired = f"  EXPIRED {format_instant(p.expires_at)}" if p.expires_at else ""
+        lines.append(f"{p.name or '-':<18} {p.org_id:<31} {p.user_id:<31} {p.token}{expired}")
+        lines.append(f"{'':<82} {' '.join(sorted(p.scopes)) or '(no scopes)'}")
+    sample = next((p for p in principals if not p.expires_at and
+                   state.store.is_provisioned(p.org_id)), principals[0] if principals else None)
+    if sample:
+        lines += ["", "Try:",
+                  f"  curl -s -H 'Authorization: Bearer {sample.token}' "
+                  f"{server.url}/events/connection_token"]
+    lines += ["", "Control API: " + server.url + "/__mock__/state   Ctrl-C stops."]
+    return "\n".join(lines)
+
+
+def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | None,
+             clock: str, token_ttl: int, threads: int, strict: bool) -> int:
+    """Run in the foreground; one-line errors instead of tracebacks. Returns the exit status."""
+    try:
+        settings = replace(Settings(), clock=clock, token_ttl=token_ttl, strict=strict)
+        if fixtures_path is not None:
+            settings = replace(settings, fixtures_path=fixtures_path)
+        if secret is not None:
+            settings = replace(settings, secret=secret)
+        server = MockServer(settings, host=host, port=port, threads=threads)
+        server.bind()
+    except (ConfigError, FixturesError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except ValueError as exc:
+        click.echo(f"error: --clock: {exc}", err=True)
+        return 2
+    except OSError as exc:
+        click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}"
+                   " (is another mock running? try --port 0)", err=True)
+        return 2
+    server.serve_forever(on_ready=lambda s: click.echo(banner(s), nl=True))
+    click.echo("envoy-events mock stopped.")
+    return 0

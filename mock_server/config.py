@@ -1,0 +1,41 @@
+"""One settings object for the mock, so the CLI, the plugin and tests configure it alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from envoy_events_kit import default_fixtures_path
+
+#: Development-only signing secret (>= 32 bytes, as PyJWT asks for HS256). Never use it
+#: for anything real: it is printed in the README.
+DEV_SECRET = "envoy-events-kit-development-secret-not-for-production"
+
+MIN_SECRET_BYTES = 32
+
+
+class ConfigError(ValueError):
+    """A setting the mock cannot start with; the message is meant for a person."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that changes how the mock behaves."""
+
+    fixtures_path: Path = field(default_factory=default_fixtures_path)
+    secret: str = DEV_SECRET
+    clock: str = "real"
+    token_ttl: int = 3600
+    strict: bool = False
+    state_file: Path | None = None
+    max_body_bytes: int = 64 * 1024
+    journal_size: int = 10_000
+
+    def __post_init__(self) -> None:
+        if len(self.secret.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(f"the signing secret must be at least {MIN_SECRET_BYTES} bytes")
+        if self.token_ttl <= 0:
+            raise ConfigError("the token TTL must be a positive number of seconds")
+        object.__setattr__(self, "fixtures_path", Path(self.fixtures_path))
+        if self.state_file is not None:
+            object.__setattr__(self, "state_file", Path(self.state_file))

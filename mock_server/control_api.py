@@ -1,0 +1,182 @@
+"""Blueprint: the mock's control API under `/__mock__/`, routed from `openapi/mock-control.yaml`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from mock_server.errors import ApiError, invalid_request
+from mock_server.model import Organisation, Principal
+from mock_server.spec import first_error
+from mock_server.state import MockState, current
+from mock_server.tokens import format_instant, parse_instant
+
+
+def _operation():
+    return current().control_spec.operations[request.endpoint.removeprefix("control.")]
+
+
+def _checked_body() -> dict[str, Any]:
+    """The JSON body, validated against the control spec (400 when it does not fit)."""
+    try:
+        body = json.loads(request.get_data() or b"null")
+    except (ValueError, RecursionError) as exc:
+        raise invalid_request("The request body is not valid JSON.") from exc
+    problem = first_error(_operation().body_validator, body)
+    if problem:
+        raise invalid_request(f"Invalid request body: {problem}")
+    return body
+
+
+def _checked_path(**params: str) -> None:
+    for name, validator in _operation().path_validators.items():
+        problem = first_error(validator, params.get(name))
+        if problem:
+            raise invalid_request(f"Invalid path parameter {name!r}: {problem}")
+
+
+def _instant(text: str) -> Any:
+    try:
+        return parse_instant(text)
+    except ValueError as exc:
+        raise invalid_request(f"{text!r} is not an ISO-8601 instant.") from exc
+
+
+def _org_json(org: Organisation) -> dict[str, Any]:
+    return {"id": org.id, "provisioned": org.provisioned,
+            "webhook_endpoints": [asdict(e) for e in org.webhook_endpoints]}
+
+
+def _principal_json(p: Principal) -> dict[str, Any]:
+    return {"name": p.name, "token": p.token, "org_id": p.org_id, "user_id": p.user_id,
+            "scopes": sorted(p.scopes),
+            "expires_at": format_instant(p.expires_at) if p.expires_at else None}
+
+
+def _not_found(message: str) -> ApiError:
+    return ApiError(404, "not_found", message)
+
+
+def _no_content() -> Response:
+    return Response(status=204)
+
+
+def reset_mock() -> Response:
+    current().reset()
+    return _no_content()
+
+
+def get_mock_state() -> Response:
+    state = current()
+    return jsonify(organisations=[_org_json(o) for o in state.store.organisations()],
+                   clock=state.clock.describe())
+
+
+def put_organisation(org_id: str) -> Response:
+    _checked_path(org_id=org_id)
+    body = _checked_body()
+    return jsonify(_org_json(current().store.set_provisioned(org_id, body["provisioned"])))
+
+
+def list_webhook_endpoints(org_id: str) -> Response:
+    _checked_path(org_id=org_id)
+    org = current().store.organisation(org_id)
+    if org is None:
+        raise _not_found(f"No organisation {org_id}.")
+    return jsonify(webhook_endpoints=[asdict(e) for e in org.webhook_endpoints])
+
+
+def create_webhook_endpoint(org_id: str) -> Response:
+    _checked_path(org_id=org_id)
+    body = _checked_body()
+    endpoint = current().store.add_endpoint(org_id, body["url"])
+    if endpoint is None:
+        raise _not_found(f"No organisation {org_id}.")
+    response = jsonify(asdict(endpoint))
+    response.status_code = 201
+    return response
+
+
+def delete_webhook_endpoint(org_id: str, endpoint_id: str) -> Response:
+    _checked_path(org_id=org_id, endpoint_id=endpoint_id)
+    if not current().store.delete_endpoint(org_id, endpoint_id):
+        raise _not_found(f"No webhook endpoint {endpoint_id} in {org_id}.")
+    return _no_content()
+
+
+def create_principal() -> Response:
+    body = _checked_body()
+    expires_at = _instant(body["expires_at"]) if "expires_at" in body else None
+    principal = current().store.add_principal(
+        body["org_id"], body["user_id"], body.get("scopes", []), expires_at, body.get("name")
+    )
+    response = jsonify(_principal_json(principal))
+    response.status_code = 201
+    return response
+
+
+def get_clock() -> Response:
+    return jsonify(current().clock.describe())
+
+
+def set_clock() -> Response:
+    body = _checked_body()
+    clock = current().clock
+    if "frozen_at" in body:
+        clock.set(format_instant(_instant(body["frozen_at"])))
+    elif "advance_seconds" in body:
+        clock.advance(body["advance_seconds"])
+    else:
+        clock.set("real")
+    return jsonify(clock.describe())
+
+
+def get_journal() -> Response:
+    return jsonify(entries=current().journal.entries())
+
+
+def clear_journal() -> Response:
+    current().journal.clear()
+    return _no_content()
+
+
+def inject_fault(operation_id: str) -> Response:
+    _checked_path(operation_id=operation_id)
+    body = _checked_body()
+    current().faults.arm(operation_id, body.get("status"), body.get("latency_ms", 0),
+                         body.get("times", 1))
+    return _no_content()
+
+
+def clear_faults() -> Response:
+    current().faults.clear()
+    return _no_content()
+
+
+HANDLERS = {
+    "resetMock": reset_mock,
+    "getMockState": get_mock_state,
+    "putOrganisation": put_organisation,
+    "listWebhookEndpoints": list_webhook_endpoints,
+    "createWebhookEndpoint": create_webhook_endpoint,
+    "deleteWebhookEndpoint": delete_webhook_endpoint,
+    "createPrincipal": create_principal,
+    "getClock": get_clock,
+    "setClock": set_clock,
+    "getJournal": get_journal,
+    "clearJournal": clear_journal,
+    "injectFault": inject_fault,
+    "clearFaults": clear_faults,
+}
+
+
+def blueprint(state: MockState) -> Blueprint:
+    """Route every operation of the control spec to its handler, by operationId."""
+    bp = Blueprint("control", __name__)
+    for op in state.control_spec.operations.values():
+        bp.add_url_rule(op.flask_rule, op.operation_id, HANDLERS[op.operation_id],
+                        methods=[op.method])
+    return bp

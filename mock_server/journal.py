@@ -1,0 +1,81 @@
+"""What the mock was asked (the journal) and what it was told to get wrong (faults)."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Entry:
+    method: str
+    path: str
+    operation_id: str | None
+    status: int
+    time: str
+    authorization: str | None  # scheme only: tokens never enter the journal
+
+
+def redact(authorization: str | None) -> str | None:
+    """Keep the scheme, drop the credential."""
+    if not authorization:
+        return None
+    scheme = authorization.strip().split(" ", 1)[0]
+    return f"{scheme[:20]} [redacted]"
+
+
+class Journal:
+    """A bounded, thread-safe log of requests, oldest first."""
+
+    def __init__(self, size: int) -> None:
+        self._entries: deque[Entry] = deque(maxlen=size)
+        self._lock = threading.Lock()
+
+    def record(self, entry: Entry) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self) -> list[dict]:
+        with self._lock:
+            return [asdict(entry) for entry in self._entries]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+@dataclass
+class Fault:
+    status: int | None
+    latency_ms: int
+    remaining: int
+
+
+class Faults:
+    """Per-operation faults that fire for the next N calls, then disarm."""
+
+    def __init__(self) -> None:
+        self._armed: dict[str, Fault] = {}
+        self._lock = threading.Lock()
+
+    def arm(self, operation_id: str, status: int | None, latency_ms: int, times: int) -> None:
+        with self._lock:
+            self._armed[operation_id] = Fault(status, latency_ms, times)
+
+    def take(self, operation_id: str) -> Fault | None:
+        """The fault for this call, counting it down; None when nothing is armed."""
+        if not self._armed:
+            return None
+        with self._lock:
+            fault = self._armed.get(operation_id)
+            if fault is None:
+                return None
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                del self._armed[operation_id]
+            return Fault(fault.status, fault.latency_ms, fault.remaining)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._armed.clear()

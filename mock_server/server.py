@@ -1,0 +1,110 @@
+"""Run the mock with waitress: in a background thread (tests, the pytest plugin) or in the
+foreground (the CLI). `MockServer` is the one public handle: start, stop, reset, url.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from waitress.server import create_server
+
+from mock_server.app import create_app
+from mock_server.config import Settings
+from mock_server.state import MockState
+
+DEFAULT_THREADS = 8
+
+
+class MockServer:
+    """A mock on a loopback port. `start()` binds (port 0: a free one), `stop()` frees all."""
+
+    def __init__(self, settings: Settings | dict[str, Any] | None = None,
+                 host: str = "127.0.0.1", port: int = 0, threads: int = DEFAULT_THREADS) -> None:
+        self.app = create_app(settings)
+        self.host = host
+        self.port = port
+        self.threads = threads
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def state(self) -> MockState:
+        return self.app.extensions["envoy_events_mock"]
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the mock is not started")
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return f"http://{host}:{self._server.effective_port}"
+
+    def bind(self) -> MockServer:
+        """Create the listening socket (raises OSError when the port is taken)."""
+        logging.getLogger("waitress").setLevel(logging.ERROR)
+        self._server = create_server(
+            self.app, host=self.host, port=self.port, threads=self.threads,
+            max_request_body_size=self.state.settings.max_body_bytes + 1,
+            ident="envoy-events-mock", clear_untrusted_proxy_headers=True,
+        )
+        return self
+
+    def start(self) -> MockServer:
+        """Serve in a daemon thread; returns once the port accepts connections."""
+        if self._server is None:
+            self.bind()
+        self._thread = threading.Thread(target=self._server.run, name="envoy-events-mock",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self, on_ready: Callable[[MockServer], None] | None = None) -> None:
+        """Serve in this thread until SIGTERM or Ctrl-C; in-flight requests finish first."""
+        if self._server is None:
+            self.bind()
+        if on_ready:
+            on_ready(self)
+
+        def _graceful(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        previous = {sig: signal.signal(sig, _graceful) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self._server.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self._shutdown()
+
+    def stop(self) -> None:
+        """Stop serving, finish in-flight requests, close every socket, join the thread."""
+        if self._server is None:
+            return
+        self._shutdown()
+        if self._thread is not None:
+            self._server.pull_trigger() if self._server.trigger else None
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def reset(self) -> None:
+        """Back to the fixtures (state, clock, journal, faults)."""
+        self.state.reset()
+
+    def _shutdown(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.task_dispatcher.shutdown(cancel_pending=False)
+        for dispatcher in list(server._map.values()):
+            dispatcher.handle_close()
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,63 @@
+"""Everything one mock instance holds, attached to its Flask app (as Flask's tutorial `db.py`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from envoy_events_kit import control_spec_path, spec_path
+from mock_server import fixtures as fixtures_module
+from mock_server.config import Settings
+from mock_server.journal import Faults, Journal
+from mock_server.spec import Spec
+from mock_server.store import Store
+from mock_server.tokens import Clock, Minter
+
+_KEY = "envoy_events_mock"
+
+
+@dataclass
+class MockState:
+    settings: Settings
+    spec: Spec
+    control_spec: Spec
+    fixtures: fixtures_module.Fixtures
+    store: Store
+    clock: Clock
+    minter: Minter
+    journal: Journal
+    faults: Faults
+
+    def reset(self) -> None:
+        """Back to the fixtures: state, clock, journal and faults."""
+        self.store.reset()
+        self.clock.set(self.settings.clock)
+        self.journal.clear()
+        self.faults.clear()
+
+
+def build(settings: Settings) -> MockState:
+    """Load the specs and fixtures once; raises FixturesError or ConfigError for bad input."""
+    spec = Spec(spec_path())
+    fixtures = fixtures_module.load(settings.fixtures_path, spec)
+    clock = Clock(settings.clock)
+    return MockState(
+        settings=settings,
+        spec=spec,
+        control_spec=Spec(control_spec_path()),
+        fixtures=fixtures,
+        store=Store(fixtures),
+        clock=clock,
+        minter=Minter(settings.secret, settings.token_ttl, clock),
+        journal=Journal(settings.journal_size),
+        faults=Faults(),
+    )
+
+
+def init_app(app: Flask, state: MockState) -> None:
+    app.extensions[_KEY] = state
+
+
+def current() -> MockState:
+    return current_app.extensions[_KEY]

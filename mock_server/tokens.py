@@ -1,0 +1,88 @@
+"""The mock's clock and the minting of Centrifugo-compatible JWTs. No Flask here.
+
+Tokens carry no random claim, so with a frozen clock the same request by the same principal
+yields byte-identical tokens (handy for snapshots).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+
+from mock_server.model import Principal
+
+ALGORITHM = "HS256"
+HEADER = {"typ": "JWT"}  # PyJWT adds "alg" first: {"alg": "HS256", "typ": "JWT"}
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO-8601 instant; a naive one is taken as UTC."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def format_instant(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class Clock:
+    """Real time, or an instant that only moves when told to. Thread-safe."""
+
+    def __init__(self, setting: str = "real") -> None:
+        self._lock = threading.Lock()
+        self.set(setting)
+
+    def set(self, setting: str) -> None:
+        """`real` or an ISO-8601 instant to freeze at."""
+        frozen = None if setting == "real" else parse_instant(setting)
+        with self._lock:
+            self._frozen = frozen
+
+    def advance(self, seconds: int) -> None:
+        with self._lock:
+            base = self._frozen if self._frozen is not None else datetime.now(UTC)
+            self._frozen = base + timedelta(seconds=seconds)
+
+    @property
+    def mode(self) -> str:
+        return "real" if self._frozen is None else "frozen"
+
+    def now(self) -> datetime:
+        frozen = self._frozen
+        return frozen if frozen is not None else datetime.now(UTC)
+
+    def timestamp(self) -> int:
+        return int(self.now().timestamp())
+
+    def describe(self) -> dict[str, str]:
+        return {"mode": self.mode, "now": format_instant(self.now())}
+
+
+class Minter:
+    """Signs connection and subscription tokens with one secret, TTL and clock."""
+
+    def __init__(self, secret: str, ttl: int, clock: Clock) -> None:
+        self._secret = secret
+        self._ttl = ttl
+        self._clock = clock
+
+    def _sign(self, claims: dict[str, Any]) -> str:
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM, headers=HEADER)
+
+    def _times(self) -> dict[str, int]:
+        iat = self._clock.timestamp()
+        return {"iat": iat, "exp": iat + self._ttl}
+
+    def connection(self, principal: Principal, channels: list[str]) -> str:
+        """Connection JWT: `channels` are server-side subscriptions; never a `channel` claim."""
+        return self._sign(
+            {"sub": principal.user_id, **self._times(), "channels": channels,
+             "info": {"org": principal.org_id}}
+        )
+
+    def subscription(self, principal: Principal, channel: str) -> str:
+        """Subscription JWT for exactly `channel`."""
+        return self._sign({"sub": principal.user_id, "channel": channel, **self._times()})
