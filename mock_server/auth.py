@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import request
 
-from mock_server.errors import ApiError, invalid_request
+from mock_server.errors import ApiError
 from mock_server.model import Principal
 from mock_server.store import Store
 from mock_server.tokens import Clock
@@ -21,12 +21,11 @@ def _unauthorized(message: str, token_given: bool) -> ApiError:
 
 def authenticate(store: Store, clock: Clock) -> Principal:
     """The principal behind the request's bearer token, or a 401 explaining why not."""
-    headers = request.headers.getlist("Authorization")
-    if len(headers) > 1:
-        raise invalid_request("Send exactly one Authorization header.")
-    if not headers or not headers[0].strip():
+    # WSGI servers join repeated headers with ", ", so duplicates arrive as one unknown token.
+    header = request.headers.get("Authorization", "").strip()
+    if not header:
         raise _unauthorized("An Authorization: Bearer <token> header is required.", False)
-    scheme, _, token = headers[0].strip().partition(" ")
+    scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer":
         raise _unauthorized("The Authorization header must use the Bearer scheme.", False)
     principal = store.principal(token.strip())
