@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import (
-    ACME, ADA, ADMIN, EXPIRED, GLOBEX, GRACE, NO_SCOPES, OTHER_ORG, READER, RITA, bearer,
+    ACME,
+    ADA,
+    ADMIN,
+    EXPIRED,
+    GLOBEX,
+    GRACE,
+    NO_SCOPES,
+    OTHER_ORG,
+    READER,
+    RITA,
+    bearer,
 )
 
 PATHS = ["/events/connection_token", "/events/subscription_token",
