@@ -8,8 +8,10 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+from waitress import wasyncore
 from waitress.server import create_server
 
 from mock_server.app import create_app
@@ -83,13 +85,19 @@ class MockServer:
 
     def stop(self) -> None:
         """Stop serving, finish in-flight requests, close every socket, join the thread."""
-        if self._server is None:
+        server, thread = self._server, self._thread
+        if server is None:
             return
-        self._shutdown()
-        if self._thread is not None:
-            self._server.pull_trigger() if self._server.trigger else None
-            self._thread.join(timeout=5)
-            self._thread = None
+        if thread is None or not thread.is_alive():
+            self._shutdown()
+            return
+        # The serving thread owns the sockets: ask it (through waitress's trigger) to stop
+        # accepting, let the workers finish while it still flushes, then close the rest.
+        server.trigger.pull_trigger(partial(wasyncore.dispatcher.close, server))
+        server.task_dispatcher.shutdown(cancel_pending=False)
+        server.trigger.pull_trigger(self._shutdown)
+        thread.join(timeout=5)
+        self._thread = None
 
     def reset(self) -> None:
         """Back to the fixtures (state, clock, journal, faults)."""
