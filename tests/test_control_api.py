@@ -1,4 +1,4 @@
-"""The mock's control API: reset, state, orgs, webhook endpoints, principals, clock, journal, faults."""
+"""The control API: reset, state, orgs, webhook endpoints, principals, clock, journal, faults."""
 
 from __future__ import annotations
 
