@@ -6,7 +6,19 @@ contract suite. Fixtures for integration suites live here too (kept few and shor
 
 from __future__ import annotations
 
+import functools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import pytest
+
+if TYPE_CHECKING:
+    from mock_server.handle import EventsMock
+
+#: The events_mock fixture's frozen instant: tokens are byte-stable across runs.
+DEFAULT_CLOCK = "2026-01-01T00:00:00Z"
 
 #: option name -> (environment variable, help). Options without a variable take none.
 OPTIONS: dict[str, tuple[str | None, str]] = {
@@ -17,6 +29,12 @@ OPTIONS: dict[str, tuple[str | None, str]] = {
                              "Bearer token of a principal with the provisioning scope."),
     "--events-expired-token": ("ENVOY_EVENTS_EXPIRED_TOKEN",
                                "An expired bearer token that the deployment must refuse (401)."),
+    "--events-fixtures": ("ENVOY_EVENTS_FIXTURES",
+                          "Fixtures file of the events_mock fixture (default: the bundled one)."),
+    "--events-secret": ("ENVOY_EVENTS_SECRET",
+                        "Signing secret of the events_mock fixture (default: the dev secret)."),
+    "--events-clock": ("ENVOY_EVENTS_CLOCK", "Clock of the events_mock fixture: an ISO-8601 "
+                       f"instant to freeze at, or 'real' (default {DEFAULT_CLOCK})."),
 }
 
 
@@ -33,3 +51,95 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Request rate limit against a deployment, e.g. 10/s (default 10/s).")
     group.addoption("--events-timeout", type=float, default=None,
                     help="Per-request timeout in seconds (default 10).")
+    parser.addini("events_fixtures", "Fixtures file of the events_mock fixture, relative to "
+                  "the ini file (like --events-fixtures).", default="")
+    parser.addini("events_secret", "Signing secret of the events_mock fixture "
+                  "(like --events-secret).", default="")
+    parser.addini("events_clock", f"Clock of the events_mock fixture (default {DEFAULT_CLOCK}; "
+                  "like --events-clock).", default="")
+
+
+# -- fixtures for integration suites ---------------------------------------------------------
+# Kept short: the logic lives in mock_server (MockServer, MockControl, EventsMock), imported
+# lazily so that merely having the kit installed costs other pytest runs nothing.
+
+
+def _value(config: pytest.Config, option: str, ini: str | None = None) -> str | None:
+    """Command line, then environment variable, then ini file."""
+    env = OPTIONS[option][0]
+    value = config.getoption(option) or (os.environ.get(env) if env else None)
+    return value or (config.getini(ini) if ini else None) or None
+
+
+def _mock_settings(config: pytest.Config) -> dict[str, Any]:
+    settings: dict[str, Any] = {"clock": _value(config, "--events-clock", "events_clock")
+                                or DEFAULT_CLOCK}
+    if secret := _value(config, "--events-secret", "events_secret"):
+        settings["secret"] = secret
+    if fixtures := config.getoption("--events-fixtures") or os.environ.get("ENVOY_EVENTS_FIXTURES"):
+        settings["fixtures_path"] = Path(fixtures)
+    elif fixtures := config.getini("events_fixtures"):
+        base = config.inipath.parent if config.inipath else config.rootpath
+        settings["fixtures_path"] = base / fixtures
+    return settings
+
+
+@functools.cache
+def _unreachable(url: str) -> str | None:
+    """Why `url` cannot be reached (checked once per session), or None."""
+    import requests
+
+    try:
+        requests.get(url, timeout=10)
+    except requests.RequestException as exc:
+        return f"cannot reach --events-base-url {url}: {type(exc).__name__} (is it up? is the " \
+               "URL right?)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def events_mock_session(pytestconfig: pytest.Config) -> Iterator[EventsMock]:
+    """One mock per session (per xdist worker); not reset between tests: use `events_mock`."""
+    from mock_server.config import ConfigError
+    from mock_server.fixtures import FixturesError
+    from mock_server.handle import EventsMock
+
+    try:
+        mock = EventsMock.start(_mock_settings(pytestconfig))
+    except (ConfigError, FixturesError) as exc:
+        pytest.fail(f"envoy-events mock: {exc}", pytrace=False)
+    except ValueError as exc:
+        pytest.fail(f"envoy-events mock: --events-clock: {exc}", pytrace=False)
+    with mock:
+        yield mock
+
+
+@pytest.fixture
+def events_mock(events_mock_session: EventsMock) -> EventsMock:
+    """The session's mock, reset to its fixtures before this test."""
+    events_mock_session.reset()
+    return events_mock_session
+
+
+@pytest.fixture
+def events_base_url(request: pytest.FixtureRequest) -> str:
+    """`--events-base-url` (a deployment), else the URL of a freshly reset `events_mock`."""
+    url = _value(request.config, "--events-base-url")
+    if not url:
+        return request.getfixturevalue("events_mock").url
+    if problem := _unreachable(url.rstrip("/")):
+        pytest.fail(problem, pytrace=False)
+    return url.rstrip("/")
+
+
+@pytest.fixture
+def events_token(request: pytest.FixtureRequest, events_base_url: str) -> str:
+    """`--events-token` for a deployment, else the mock's fixture principal `admin`."""
+    token = _value(request.config, "--events-token")
+    if token:
+        return token
+    if _value(request.config, "--events-base-url"):
+        pytest.fail("--events-base-url is set but no token: pass --events-token or set "
+                    "ENVOY_EVENTS_TOKEN", pytrace=False)
+    mock = request.getfixturevalue("events_mock")
+    return mock.tokens.get("admin") or next(iter(mock.tokens.values()))
