@@ -10,6 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from mock_server.errors import ApiError, invalid_request
 from mock_server.model import Organisation, Principal
+from mock_server.responses import no_content
 from mock_server.spec import first_error
 from mock_server.state import MockState, current
 from mock_server.tokens import format_instant, parse_instant
@@ -60,13 +61,10 @@ def _not_found(message: str) -> ApiError:
     return ApiError(404, "not_found", message)
 
 
-def _no_content() -> Response:
-    return Response(status=204)
-
 
 def reset_mock() -> Response:
     current().reset()
-    return _no_content()
+    return no_content()
 
 
 def get_mock_state() -> Response:
@@ -104,7 +102,7 @@ def delete_webhook_endpoint(org_id: str, endpoint_id: str) -> Response:
     _checked_path(org_id=org_id, endpoint_id=endpoint_id)
     if not current().store.delete_endpoint(org_id, endpoint_id):
         raise _not_found(f"No webhook endpoint {endpoint_id} in {org_id}.")
-    return _no_content()
+    return no_content()
 
 
 def create_principal() -> Response:
@@ -140,7 +138,7 @@ def get_journal() -> Response:
 
 def clear_journal() -> Response:
     current().journal.clear()
-    return _no_content()
+    return no_content()
 
 
 def inject_fault(operation_id: str) -> Response:
@@ -148,12 +146,12 @@ def inject_fault(operation_id: str) -> Response:
     body = _checked_body()
     current().faults.arm(operation_id, body.get("status"), body.get("latency_ms", 0),
                          body.get("times", 1))
-    return _no_content()
+    return no_content()
 
 
 def clear_faults() -> Response:
     current().faults.clear()
-    return _no_content()
+    return no_content()
 
 
 HANDLERS = {

@@ -15,6 +15,7 @@ from mock_server import channels
 from mock_server.auth import authenticate
 from mock_server.errors import ApiError, error_response, forbidden, invalid_request
 from mock_server.model import Principal
+from mock_server.responses import no_content
 from mock_server.spec import Operation, first_error
 from mock_server.state import MockState, current
 
@@ -34,9 +35,6 @@ def _require_admin(state: MockState, principal: Principal) -> None:
 def _token(token: str) -> Response:
     return jsonify(token=token)
 
-
-def _no_content() -> Response:
-    return Response(status=204)
 
 
 def get_connection_token() -> Response:
@@ -105,7 +103,7 @@ def provision_events() -> Response:
     principal = authenticate(state.store, state.clock)
     _require_admin(state, principal)
     state.store.set_provisioned(principal.org_id, True)
-    return _no_content()
+    return no_content()
 
 
 def deprovision_events() -> Response:
@@ -113,7 +111,7 @@ def deprovision_events() -> Response:
     principal = authenticate(state.store, state.clock)
     _require_admin(state, principal)
     state.store.set_provisioned(principal.org_id, False)
-    return _no_content()
+    return no_content()
 
 
 HANDLERS = {

@@ -187,6 +187,7 @@ def test_provision_is_idempotent_and_enables_tokens(client):
         response = client.get("/events/provision", headers=bearer(OTHER_ORG))
         assert response.status_code == 204
         assert response.get_data() == b""
+        assert "Content-Type" not in response.headers
     assert _state(client)[GLOBEX]["provisioned"] is True
     assert client.get("/events/connection_token", headers=bearer(OTHER_ORG)).status_code == 200
 

@@ -38,7 +38,7 @@ def test_an_undeclared_status_is_caught(strict_app, monkeypatch):
 
 
 def test_a_body_on_204_is_caught(strict_app, monkeypatch):
-    monkeypatch.setattr(events_api, "_no_content", lambda: Response("oops", status=204))
+    monkeypatch.setattr(events_api, "no_content", lambda: Response("oops", status=204))
     with pytest.raises(ContractViolation, match="unexpected body"):
         strict_app.test_client().get("/events/provision", headers=bearer(ADMIN))
 
