@@ -6,16 +6,41 @@ yields byte-identical tokens (handy for snapshots).
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import jwt
+from jwt.algorithms import HMACAlgorithm
 
 from mock_server.model import Principal
 
 ALGORITHM = "HS256"
 HEADER = {"typ": "JWT"}  # PyJWT adds "alg" first: {"alg": "HS256", "typ": "JWT"}
+#: Signed tokens kept per (claims) so that repeated calls within one second sign once.
+TOKEN_CACHE_SIZE = 1024
+
+
+class _CheckedKeyHS256(HMACAlgorithm):
+    """HS256 that checks the secret once: PyJWT re-checks it (a JSON parse) on every call."""
+
+    def __init__(self) -> None:
+        super().__init__(HMACAlgorithm.SHA256)
+        self._prepared: dict[Any, bytes] = {}
+
+    def prepare_key(self, key: Any) -> bytes:
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            prepared = self._prepared[key] = super().prepare_key(key)
+        return prepared
+
+
+def _signer() -> jwt.PyJWS:
+    jws = jwt.PyJWS(algorithms=[])
+    jws.register_algorithm(ALGORITHM, _CheckedKeyHS256())
+    return jws
 
 
 def parse_instant(text: str) -> datetime:
@@ -68,9 +93,16 @@ class Minter:
         self._secret = secret
         self._ttl = ttl
         self._clock = clock
+        self._jws = _signer()
+        # Same claims, same bytes (no random claim): a cache hit is indistinguishable.
+        self._signed = lru_cache(maxsize=TOKEN_CACHE_SIZE)(self._sign_json)
+
+    def _sign_json(self, payload: str) -> str:
+        return self._jws.encode(payload.encode(), self._secret, ALGORITHM, HEADER)
 
     def _sign(self, claims: dict[str, Any]) -> str:
-        return jwt.encode(claims, self._secret, algorithm=ALGORITHM, headers=HEADER)
+        """What `jwt.encode(claims, ...)` returns (same compact JSON payload), memoised."""
+        return self._signed(json.dumps(claims, separators=(",", ":")))
 
     def _times(self) -> dict[str, int]:
         iat = self._clock.timestamp()
