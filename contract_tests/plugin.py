@@ -133,7 +133,7 @@ def events_base_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def events_token(request: pytest.FixtureRequest, events_base_url: str) -> str:
+def events_token(request: pytest.FixtureRequest) -> str:
     """`--events-token` for a deployment, else the mock's fixture principal `admin`."""
     token = _value(request.config, "--events-token")
     if token:
