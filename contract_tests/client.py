@@ -1,0 +1,55 @@
+"""The suite's HTTP client: a requests Session that keeps to a rate and a timeout.
+
+Against a shared staging deployment the suite must not flood the service, and a request
+that hangs must fail the test instead of the CI job.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import Any
+
+import requests
+
+DEFAULT_RATE = "10/s"
+DEFAULT_TIMEOUT = 10.0
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_rate(text: str) -> float:
+    """Requests per second from `10/s`, `600/m`, `5` (per second); 0 means unlimited."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:/\s*([smh]))?\s*", text or "")
+    if not match:
+        raise ValueError(f"rate limit {text!r} is not like 10/s, 600/m or 5")
+    return float(match.group(1)) / _UNITS[match.group(2) or "s"]
+
+
+class ThrottledSession(requests.Session):
+    """At most `rate` requests per second (0: no limit), each with a default timeout."""
+
+    def __init__(self, rate: float = 0.0, timeout: float = DEFAULT_TIMEOUT) -> None:
+        super().__init__()
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def _wait_turn(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            time.sleep(start - now)
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any,
+                **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout)
+        if kwargs["timeout"] is None:
+            kwargs["timeout"] = self.timeout
+        self._wait_turn()
+        return super().request(method, url, *args, **kwargs)

@@ -1,0 +1,117 @@
+"""Fixtures of the contract suite: the target, who the suite is, the rules' context.
+
+The options themselves are defined once in `contract_tests.plugin` (the pytest11 entry
+point, already loaded: it must not be listed in `pytest_plugins` again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from contract_tests import target as target_module
+from contract_tests.checks import Context
+from contract_tests.drift import DriftRecorder
+from contract_tests.target import PROVISION, Options, Target, TargetError, open_target
+
+#: Exit status of a run that could not reach a usable API (not "tests failed").
+UNREACHABLE_EXIT = 3
+_OPTIONS_KEY = pytest.StashKey[Options]()
+_DRIFT_KEY = pytest.StashKey[DriftRecorder]()
+_SECRETS: set[str] = set()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "assumption(key): exercises an x-assumed behaviour")
+    config.addinivalue_line("markers", "mock_only: needs the mock's control API or secret")
+    config.addinivalue_line("markers", "destructive: provisions or deprovisions the org")
+    options = target_module.read_options(config)
+    config.stash[_OPTIONS_KEY] = options
+    target_module.CONFIGURED = options
+    _SECRETS.update(t for t in (options.token, options.admin_token, options.expired_token,
+                                options.jwt_secret) if t)
+    recorder = DriftRecorder()
+    config.stash[_DRIFT_KEY] = recorder
+    config.pluginmanager.register(recorder, "envoy-events-drift")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    options = session.config.stash[_OPTIONS_KEY]
+    where = options.base_url or "an in-process mock"
+    line = (f"envoy-events contract suite: target {where}; {options.max_examples} examples per "
+            f"generated test (--events-max-examples); stateful: "
+            f"{target_module.stateful_examples(options)} runs of up to "
+            f"{target_module.STATEFUL_STEPS} steps")
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config) -> Iterator[Target]:
+    """The API under test, reached and identified, or the run stops with one sentence."""
+    try:
+        opened = open_target(pytestconfig.stash[_OPTIONS_KEY])
+    except (TargetError, ValueError) as exc:
+        pytest.exit(f"envoy-events contract suite: {exc}.", returncode=UNREACHABLE_EXIT)
+    _SECRETS.update(opened.secrets)
+    try:
+        yield opened
+    finally:
+        if opened.destructive:  # leave the organisation as the suite promises: provisioned
+            opened.get(PROVISION, opened.admin_token)
+        opened.stop()
+
+
+@pytest.fixture(autouse=True)
+def _applicable(request: pytest.FixtureRequest) -> None:
+    """Skip mock-only tests elsewhere, and destructive ones unless they are allowed."""
+    node = request.node
+    if node.get_closest_marker("mock_only") or node.get_closest_marker("destructive"):
+        found: Target = request.getfixturevalue("target")
+        if node.get_closest_marker("mock_only") and not found.is_mock:
+            pytest.skip("mock only: the target does not serve the mock's control API")
+        if node.get_closest_marker("destructive") and not found.destructive:
+            pytest.skip("provisioning needs --events-allow-destructive and "
+                        "--events-admin-token against a deployment")
+
+
+@pytest.fixture(scope="session")
+def rules(target: Target) -> Context:
+    """What the response rules need: who each token is, and the secret when known."""
+    identities = {}
+    if target.identity:
+        identities[target.token] = target.identity
+    if target.admin_token and target.admin_identity:
+        identities[target.admin_token] = target.admin_identity
+    return Context(identities=identities, secret=target.secret)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drift_properties(pytestconfig: pytest.Config,
+                      record_testsuite_property: Any) -> Iterator[None]:
+    """Write the drift summary into the JUnit XML report's properties."""
+    yield
+    for name, value in pytestconfig.stash[_DRIFT_KEY].properties():
+        record_testsuite_property(name, value)
+
+
+def redact(text: str) -> str:
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "[redacted]")
+    return text
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """No bearer token in failure reports or captured output, whatever printed it."""
+    report = yield
+    if report.longrepr is not None and _SECRETS:
+        text = str(report.longrepr)
+        cleaned = redact(text)
+        if cleaned != text:
+            report.longrepr = cleaned
+    report.sections = [(title, redact(content)) for title, content in report.sections]
+    return report
