@@ -29,6 +29,9 @@ OPTIONS: dict[str, tuple[str | None, str]] = {
                              "Bearer token of a principal with the provisioning scope."),
     "--events-expired-token": ("ENVOY_EVENTS_EXPIRED_TOKEN",
                                "An expired bearer token that the deployment must refuse (401)."),
+    "--events-jwt-secret": ("ENVOY_EVENTS_JWT_SECRET",
+                            "HS256 secret the target signs tokens with, so the contract suite "
+                            "verifies signatures (known by itself only for the mock)."),
     "--events-fixtures": ("ENVOY_EVENTS_FIXTURES",
                           "Fixtures file of the events_mock fixture (default: the bundled one)."),
     "--events-secret": ("ENVOY_EVENTS_SECRET",
