@@ -52,5 +52,42 @@ def spec(control: bool) -> None:
     click.echo(str(control_spec_path() if control else spec_path()))
 
 
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--base-url", envvar="ENVOY_EVENTS_BASE_URL", show_envvar=True,
+              help="Deployment to test. Default: the mock, started in-process.")
+@click.option("--token", envvar="ENVOY_EVENTS_TOKEN", show_envvar=True,
+              help="Bearer token for --base-url (never printed).")
+@click.option("--admin-token", envvar="ENVOY_EVENTS_ADMIN_TOKEN", show_envvar=True,
+              help="Bearer token of a principal with the provisioning scope.")
+@click.option("--expired-token", envvar="ENVOY_EVENTS_EXPIRED_TOKEN", show_envvar=True,
+              help="An expired bearer token the target must refuse with 401.")
+@click.option("--jwt-secret", envvar="ENVOY_EVENTS_JWT_SECRET", show_envvar=True,
+              help="The target's HS256 signing secret, to verify token signatures.")
+@click.option("--allow-destructive", is_flag=True,
+              help="Permit provision/deprovision (deprovision deletes webhook endpoints).")
+@click.option("--max-examples", type=int, help="Hypothesis examples per generated test "
+              "(default 25).")
+@click.option("--rate-limit", help="Requests per second against a deployment (default 10/s).")
+@click.option("--timeout", type=float, help="Per-request timeout in seconds (default 10).")
+@click.option("--junit-xml", type=click.Path(dir_okay=False), help="Write a JUnit XML report "
+              "(with the x-assumed drift summary as properties).")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def contract(base_url: str | None, token: str | None, admin_token: str | None,
+             expired_token: str | None, jwt_secret: str | None, allow_destructive: bool,
+             max_examples: int | None, rate_limit: str | None, timeout: float | None,
+             junit_xml: str | None, pytest_args: tuple[str, ...]) -> None:
+    """Run the contract suite against BASE_URL (or the mock); extra arguments go to pytest.
+    Exits 0 only when everything held."""
+    from contract_tests.runner import run
+
+    if base_url and not token:
+        raise click.UsageError("--base-url needs --token (or ENVOY_EVENTS_TOKEN)")
+    sys.exit(run(secrets={"token": token, "admin_token": admin_token,
+                          "expired_token": expired_token, "jwt_secret": jwt_secret},
+                 base_url=base_url, allow_destructive=allow_destructive,
+                 max_examples=max_examples, rate_limit=rate_limit, timeout=timeout,
+                 junit_xml=junit_xml, extra=pytest_args))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
