@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
+    """One request: plain values only. The journal keeps them as bare tuples, which the
+    garbage collector stops tracking, so a full journal adds nothing to each GC pass.
+    """
+
     method: str
     path: str
     operation_id: str | None
@@ -29,16 +33,16 @@ class Journal:
     """A bounded, thread-safe log of requests, oldest first."""
 
     def __init__(self, size: int) -> None:
-        self._entries: deque[Entry] = deque(maxlen=size)
+        self._entries: deque[tuple] = deque(maxlen=size)
         self._lock = threading.Lock()
 
     def record(self, entry: Entry) -> None:
         with self._lock:
-            self._entries.append(entry)
+            self._entries.append(tuple(entry))
 
     def entries(self) -> list[dict]:
         with self._lock:
-            return [asdict(entry) for entry in self._entries]
+            return [dict(zip(Entry._fields, entry, strict=True)) for entry in self._entries]
 
     def clear(self) -> None:
         with self._lock:
