@@ -31,13 +31,17 @@ def main() -> None:
 @click.option("--threads", default=8, show_default=True, type=int, help="Worker threads.")
 @click.option("--strict/--no-strict", default=False, show_default=True,
               help="Check every response against the spec before sending it.")
+@click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Keep provisioned organisations, created principals and webhook endpoints "
+                   "in this JSON file across restarts (written atomically on every change).")
 def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, clock: str,
-         token_ttl: int, threads: int, strict: bool) -> None:
+         token_ttl: int, threads: int, strict: bool, state_file: Path | None) -> None:
     """Serve the stateful mock (waitress) until Ctrl-C or SIGTERM."""
     from mock_server.cli_support import run_mock
 
     sys.exit(run_mock(host=host, port=port, fixtures_path=fixtures_path, secret=secret,
-                      clock=clock, token_ttl=token_ttl, threads=threads, strict=strict))
+                      clock=clock, token_ttl=token_ttl, threads=threads, strict=strict,
+                      state_file=state_file))
 
 
 @main.command()

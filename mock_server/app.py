@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, abort, request
 from flask_cors import CORS
 
-from mock_server import control_api, errors, events_api, strict
+from mock_server import control_api, errors, events_api, persistence, strict
 from mock_server import state as state_module
 from mock_server.config import Settings
 from mock_server.journal import Entry, redact
@@ -26,6 +26,8 @@ def create_app(settings: Settings | dict[str, Any] | None = None) -> Flask:
     elif isinstance(settings, dict):
         settings = replace(Settings(), **settings)
     state = state_module.build(settings)
+    if settings.state_file is not None:
+        persistence.attach(state.store, settings.state_file)
 
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)

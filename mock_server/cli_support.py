@@ -35,10 +35,12 @@ def banner(server: MockServer) -> str:
 
 
 def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | None,
-             clock: str, token_ttl: int, threads: int, strict: bool) -> int:
+             clock: str, token_ttl: int, threads: int, strict: bool,
+             state_file: Path | None = None) -> int:
     """Run in the foreground; one-line errors instead of tracebacks. Returns the exit status."""
     try:
-        settings = replace(Settings(), clock=clock, token_ttl=token_ttl, strict=strict)
+        settings = replace(Settings(), clock=clock, token_ttl=token_ttl, strict=strict,
+                           state_file=state_file)
         if fixtures_path is not None:
             settings = replace(settings, fixtures_path=fixtures_path)
         if secret is not None:

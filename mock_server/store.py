@@ -6,10 +6,10 @@ Every method is one atomic step, so concurrent requests see a consistent state.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from mock_server.fixtures import Fixtures
 from mock_server.model import Organisation, Principal, WebhookEndpoint
@@ -21,13 +21,63 @@ class Store:
     def __init__(self, fixtures: Fixtures) -> None:
         self.fixtures = fixtures
         self._lock = threading.RLock()
+        #: Called with the store's lock held after every change (see `mock_server.persistence`).
+        self.on_change: Callable[[Store], None] | None = None
         self.reset()
 
     def reset(self) -> None:
         with self._lock:
             self._orgs = self.fixtures.fresh_organisations()
             self._principals = dict(self.fixtures.principals)
-            self._ids = itertools.count(1)
+            self._serial = 0
+            self._changed()
+
+    def _next_id(self) -> int:
+        self._serial += 1
+        return self._serial
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self)
+
+    # -- persistence --------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """What a restart must keep: organisations, created principals, the id counter."""
+        with self._lock:
+            return {
+                "serial": self._serial,
+                "organisations": [
+                    {"id": org.id, "name": org.name, "provisioned": org.provisioned,
+                     "webhook_endpoints": [{"id": e.id, "url": e.url}
+                                           for e in org.webhook_endpoints]}
+                    for org in sorted(self._orgs.values(), key=lambda o: o.id)
+                ],
+                "principals": [
+                    {"token": p.token, "user_id": p.user_id, "org_id": p.org_id,
+                     "scopes": sorted(p.scopes), "name": p.name,
+                     "expires_at": p.expires_at.isoformat() if p.expires_at else None}
+                    for token, p in sorted(self._principals.items())
+                    if token not in self.fixtures.principals
+                ],
+            }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Replace organisations and created principals with a `snapshot()`'s (fixture
+        principals stay as the fixtures file says)."""
+        orgs = {
+            o["id"]: Organisation(o["id"], o["provisioned"],
+                                  [WebhookEndpoint(e["id"], e["url"])
+                                   for e in o["webhook_endpoints"]], o.get("name"))
+            for o in snapshot["organisations"]
+        }
+        principals = dict(self.fixtures.principals)
+        for p in snapshot["principals"]:
+            expires_at = datetime.fromisoformat(p["expires_at"]) if p["expires_at"] else None
+            principals[p["token"]] = Principal(p["token"], p["user_id"], p["org_id"],
+                                               frozenset(p["scopes"]), expires_at, p["name"])
+        with self._lock:
+            self._orgs, self._principals = orgs, principals
+            self._serial = int(snapshot["serial"])
 
     # -- principals -------------------------------------------------------------------
     def principal(self, token: str) -> Principal | None:
@@ -37,12 +87,13 @@ class Store:
                       expires_at: datetime | None = None, name: str | None = None) -> Principal:
         """Create a principal (and its organisation if new) with a predictable token."""
         with self._lock:
-            serial = next(self._ids)
+            serial = self._next_id()
             digest = hashlib.sha256(f"{serial}:{org_id}:{user_id}".encode()).hexdigest()[:16]
             principal = Principal(f"mock-{serial}-{digest}", user_id, org_id,
                                   frozenset(scopes), expires_at, name)
             self._principals[principal.token] = principal
             self._orgs.setdefault(org_id, Organisation(org_id))
+            self._changed()
             return principal
 
     # -- organisations ----------------------------------------------------------------
@@ -57,6 +108,7 @@ class Store:
             org.provisioned = provisioned
             if not provisioned:
                 org.webhook_endpoints.clear()
+            self._changed()
             return self._copy(org)
 
     def organisation(self, org_id: str) -> Organisation | None:
@@ -74,9 +126,10 @@ class Store:
             org = self._orgs.get(org_id)
             if org is None:
                 return None
-            serial = next(self._ids)
+            serial = self._next_id()
             endpoint = WebhookEndpoint(f"ep_mock{serial:022d}", url)
             org.webhook_endpoints.append(endpoint)
+            self._changed()
             return endpoint
 
     def delete_endpoint(self, org_id: str, endpoint_id: str) -> bool:
@@ -87,6 +140,8 @@ class Store:
             kept = [e for e in org.webhook_endpoints if e.id != endpoint_id]
             found = len(kept) != len(org.webhook_endpoints)
             org.webhook_endpoints[:] = kept
+            if found:
+                self._changed()
             return found
 
     @staticmethod
