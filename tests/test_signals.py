@@ -1,0 +1,67 @@
+"""SIGTERM and Ctrl-C (SIGINT) stop `envoy-events mock` cleanly: in-flight requests finish,
+then the process exits 0."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import ADMIN, bearer
+
+ENVOY_EVENTS = Path(sys.executable).parent / "envoy-events"
+LATENCY_MS = 1500
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_mid_request_lets_it_finish_and_exits_0(signum):
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen([str(ENVOY_EVENTS), "mock", "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{base}/__mock__/state", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the mock did not start"
+                time.sleep(0.02)
+        armed = requests.put(f"{base}/__mock__/faults/getConnectionToken",
+                             json={"latency_ms": LATENCY_MS, "times": 1}, timeout=5)
+        assert armed.status_code == 204
+        answers: list[requests.Response] = []
+        slow = threading.Thread(target=lambda: answers.append(requests.get(
+            f"{base}/events/connection_token", headers=bearer(ADMIN), timeout=30)))
+        started = time.monotonic()
+        slow.start()
+        time.sleep(0.4)  # the request is now sleeping inside the mock
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=20)
+        slow.join(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 0, stderr
+    assert "envoy-events mock stopped." in stdout
+    assert "Traceback" not in stderr
+    assert len(answers) == 1
+    assert answers[0].status_code == 200
+    assert answers[0].json()["token"].count(".") == 2
+    assert time.monotonic() - started >= LATENCY_MS / 1000  # it really was in flight
