@@ -15,6 +15,7 @@ from typing import Any
 from waitress import wasyncore
 from waitress.server import create_server
 
+from mock_server import waitress_errors
 from mock_server.app import create_app
 from mock_server.config import Settings
 from mock_server.state import MockState
@@ -50,9 +51,11 @@ class MockServer:
         logging.getLogger("waitress").setLevel(logging.ERROR)
         self._server = create_server(
             self.app, host=self.host, port=self.port, threads=self.threads,
-            max_request_body_size=self.state.settings.max_body_bytes + 1,
+            max_request_body_size=max(waitress_errors.WAITRESS_BODY_CEILING,
+                                      self.state.settings.max_body_bytes + 1),
             ident="envoy-events-mock", clear_untrusted_proxy_headers=True,
         )
+        waitress_errors.install(self._server)
         return self
 
     def start(self) -> MockServer:

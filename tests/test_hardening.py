@@ -1,0 +1,165 @@
+"""Bad input over real HTTP (raw sockets: `requests` refuses to send most of it): oversize
+bodies are a JSON 413; odd headers, channels and framing are JSON 4xx, never a 5xx, and
+never change the state."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+
+import pytest
+
+from mock_server import MockServer
+from tests.conftest import ACME, ADMIN
+
+AUTH = f"Authorization: Bearer {ADMIN}\r\n".encode()
+CONNECTION = b"GET /events/connection_token HTTP/1.1\r\nHost: mock\r\n"
+SUBSCRIPTION = b"GET /events/subscription_token HTTP/1.1\r\nHost: mock\r\n"
+LIMIT = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def server():
+    with MockServer() as mock:
+        yield mock
+
+
+def exchange(server: MockServer, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes, read until the server closes; status, headers, body."""
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(raw)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(re.match(r"HTTP/1\.[01] (\d{3})", lines[0]).group(1))
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return status, headers, body
+
+
+def with_body(start: bytes, body: bytes, extra: bytes = b"") -> bytes:
+    return (start + AUTH + b"Content-Type: application/json\r\n" + extra
+            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+
+
+def chunked(start: bytes, body: bytes) -> bytes:
+    return (start + AUTH + b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+            b"Connection: close\r\n\r\n" + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
+
+
+def plain(start: bytes, *headers: bytes) -> bytes:
+    return start + b"".join(h + b"\r\n" for h in headers) + b"Connection: close\r\n\r\n"
+
+
+def assert_json_error(status: int, headers: dict[str, str], body: bytes, expected: int) -> dict:
+    assert status == expected, body
+    assert headers["content-type"] == "application/json"
+    error = json.loads(body)["error"]
+    assert set(error) == {"code", "message"} and error["message"]
+    return error
+
+
+BIG = b'{"channel": "' + b"a" * (LIMIT + 100) + b'"}'
+
+
+@pytest.mark.parametrize("raw", [
+    with_body(SUBSCRIPTION, BIG),
+    with_body(CONNECTION, BIG),
+    with_body(b"POST /__mock__/principals HTTP/1.1\r\nHost: mock\r\n", BIG),
+    chunked(SUBSCRIPTION, BIG),
+    chunked(CONNECTION, BIG),
+    with_body(SUBSCRIPTION, b" " * (LIMIT + 1)),
+], ids=["body", "body-on-connection-token", "control-api", "chunked", "chunked-connection-token",
+        "one-byte-over"])
+def test_a_body_over_64_kib_is_a_json_413(server, raw):
+    error = assert_json_error(*exchange(server, raw), 413)
+    assert error["code"] == "payload_too_large"
+
+
+def test_a_body_announced_beyond_waitress_ceiling_is_a_json_413_too(server):
+    raw = CONNECTION + AUTH + b"Content-Length: 50000000\r\nConnection: close\r\n\r\n"
+    error = assert_json_error(*exchange(server, raw), 413)
+    assert error["code"] == "payload_too_large"
+
+
+def test_a_body_of_exactly_64_kib_is_read_and_judged(server):
+    body = b'{"channel": "' + b"a" * (LIMIT - 16) + b'"}'
+    assert len(body) == LIMIT - 1
+    error = assert_json_error(*exchange(server, with_body(SUBSCRIPTION, body + b" ")), 400)
+    assert error["code"] == "invalid_request"
+
+
+LONG = "x" * 10_000
+BAD_HEADERS = {
+    "non-ascii-token": (plain(CONNECTION, "Authorization: Bearer dév-é€".encode()), 401),
+    "latin1-bytes-token": (plain(CONNECTION, b"Authorization: Bearer \xff\xfe\xe9"), 401),
+    "control-char-token": (plain(CONNECTION, b"Authorization: Bearer a\x01b"), 400),
+    "nul-in-token": (plain(CONNECTION, b"Authorization: Bearer a\x00b"), 400),
+    "del-in-token": (plain(CONNECTION, b"Authorization: Bearer a\x7fb"), 400),
+    "10k-token": (plain(CONNECTION, f"Authorization: Bearer {LONG}".encode()), 401),
+    "10k-scheme": (plain(CONNECTION, f"Authorization: {LONG} token".encode()), 401),
+    "duplicate-authorization": (plain(CONNECTION, AUTH.strip(), AUTH.strip()), 401),
+    "duplicate-different": (plain(CONNECTION, AUTH.strip(), b"Authorization: Basic eA=="), 401),
+    "bare-cr-in-header": (plain(CONNECTION, AUTH.strip() + b"\rX-Evil: 1"), 400),
+    "non-ascii-header-name": (plain(CONNECTION, AUTH.strip(), b"X-\xc3\xa9: 1"), 400),
+    "header-without-colon": (plain(CONNECTION, AUTH.strip(), b"garbage"), 400),
+    "10k-other-header-ok": (plain(CONNECTION, AUTH.strip(), f"X-Long: {LONG}".encode()), 200),
+    "invalid-content-length": (plain(CONNECTION, AUTH.strip(), b"Content-Length: ab"), 400),
+    "non-ascii-query": (plain(b"GET /events/subscription_token?channel=shipments:\xc3\xa9 "
+                              b"HTTP/1.1\r\nHost: mock\r\n", AUTH.strip()), 400),
+    "encoded-control-query": (plain(b"GET /events/subscription_token?channel=shipments%3A%00%0a"
+                                    b"%FF HTTP/1.1\r\nHost: mock\r\n", AUTH.strip()), 400),
+    "10k-query": (plain(f"GET /events/subscription_token?channel=shipments:{ACME}{LONG} "
+                        "HTTP/1.1\r\nHost: mock\r\n".encode(), AUTH.strip()), 400),
+    "non-ascii-path": (plain(b"GET /events/\xc3\xa9 HTTP/1.1\r\nHost: mock\r\n", AUTH.strip()),
+                       400),
+    "garbage-start-line": (b"\x00\x01 NOT HTTP\r\n\r\n", 400),
+}
+
+
+@pytest.mark.parametrize("raw, expected", BAD_HEADERS.values(), ids=BAD_HEADERS.keys())
+def test_odd_headers_paths_and_queries_are_4xx_json(server, raw, expected):
+    status, headers, body = exchange(server, raw)
+    if expected == 200:
+        assert status == 200 and "token" in json.loads(body)
+    else:
+        assert_json_error(status, headers, body, expected)
+
+
+BAD_CHANNELS = {
+    "non-ascii": f"shipments:{ACME}#usr_é",
+    "emoji-namespace": f"🚚:{ACME}",
+    "nul": f"shipments:{ACME}\u0000",
+    "newline-at-end": f"shipments:{ACME}\n",
+    "control-chars": f"ship\u0007ments:{ACME}",
+    "10k": f"shipments:{ACME}#{LONG}",
+    "10k-namespace": f"{LONG}:{ACME}",
+    "lone-surrogate": "shipments:\ud800",
+}
+
+
+@pytest.mark.parametrize("channel", BAD_CHANNELS.values(), ids=BAD_CHANNELS.keys())
+def test_odd_channels_in_the_body_are_400_json(server, channel):
+    body = json.dumps({"channel": channel}).encode()  # ASCII with \\u escapes
+    error = assert_json_error(*exchange(server, with_body(SUBSCRIPTION, body)), 400)
+    assert error["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize("body", [
+    b'{"channel": "shipments:\xff\xfe"}', b"\xef\xbb\xbf{}", b'{"channel": ' * 5000,
+    b"[" * 60_000, b'{"channel": 1e999999}', b"\x00" * 10,
+], ids=["invalid-utf8", "bom", "deep-unclosed", "deep-nesting", "huge-number", "nul-bytes"])
+def test_broken_json_bodies_are_400_json(server, body):
+    assert_json_error(*exchange(server, with_body(SUBSCRIPTION, body)), 400)
+
+
+def test_none_of_it_changed_the_state(server):
+    before = exchange(server, plain(b"GET /__mock__/state HTTP/1.1\r\nHost: mock\r\n"))[2]
+    for raw, _ in BAD_HEADERS.values():
+        exchange(server, raw)
+    exchange(server, with_body(b"POST /__mock__/principals HTTP/1.1\r\nHost: mock\r\n", BIG))
+    after = exchange(server, plain(b"GET /__mock__/state HTTP/1.1\r\nHost: mock\r\n"))[2]
+    assert json.loads(after)["organisations"] == json.loads(before)["organisations"]
