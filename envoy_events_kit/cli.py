@@ -13,22 +13,37 @@ from envoy_events_kit import spec_path
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="envoy-events-kit")
 def main() -> None:
-    """Make the Envoy Event Streaming API testable without the real service."""
+    """Make the Envoy Event Streaming API testable without the real service.
+
+    \b
+    Start here:
+      envoy-events mock                 serve the mock on http://127.0.0.1:8080 and print
+                                        its bearer tokens (Ctrl-C stops)
+      envoy-events spec                 path of the bundled OpenAPI 3.1 contract
+      envoy-events contract             check a deployment (or the mock) against it
+
+    In a pytest suite, installing the kit is enough: the fixtures events_mock,
+    events_base_url and events_token are there (see `pytest --help`, group envoy-events).
+    Run `envoy-events COMMAND --help` for each command's options.
+    """
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=int, help="Port (0: any free one).")
-@click.option("--fixtures", "fixtures_path", type=click.Path(path_type=Path),
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="Port (0: any free one; the banner shows which).")
+@click.option("--fixtures", "fixtures_path", type=click.Path(path_type=Path), metavar="FILE",
               help="Fixtures file (organisations, users, namespaces, bearer tokens). "
                    "Default: the bundled fixtures/default.yaml.")
 @click.option("--secret", envvar="ENVOY_EVENTS_SECRET", show_envvar=True,
               help="HS256 signing secret, at least 32 bytes. Default: the development secret.")
-@click.option("--clock", default="real", show_default=True,
-              help="'real', or an ISO-8601 instant to freeze the clock at.")
-@click.option("--token-ttl", default=3600, show_default=True, type=int,
+@click.option("--clock", default="real", show_default=True, metavar="real|INSTANT",
+              help="'real', or an ISO-8601 instant to freeze the clock at "
+                   "(e.g. 2026-01-01T00:00:00Z: byte-identical tokens on every run).")
+@click.option("--token-ttl", default=3600, show_default=True, type=click.IntRange(min=1),
               help="Lifetime of issued JWTs, in seconds.")
-@click.option("--threads", default=8, show_default=True, type=int, help="Worker threads.")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="Worker threads.")
 @click.option("--strict/--no-strict", default=False, show_default=True,
               help="Check every response against the spec before sending it.")
 @click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path),
@@ -36,7 +51,19 @@ def main() -> None:
                    "in this JSON file across restarts (written atomically on every change).")
 def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, clock: str,
          token_ttl: int, threads: int, strict: bool, state_file: Path | None) -> None:
-    """Serve the stateful mock (waitress) until Ctrl-C or SIGTERM."""
+    """Serve the stateful mock (waitress) until Ctrl-C or SIGTERM.
+
+    It answers the four /events/ operations as the contract says (401, 400, 403, 409,
+    real HS256 JWTs) and prints the fixture bearer tokens to use, e.g. admin:
+
+    \b
+      curl -H 'Authorization: Bearer dev-admin-acme-5d1f0c2b7a9e4c31' \\
+        http://127.0.0.1:8080/events/connection_token
+
+    Browser apps on any localhost port may call it (CORS). Its control API under
+    /__mock__/ resets it, provisions organisations, creates principals, moves the clock,
+    injects faults and shows the request journal (`envoy-events spec --control`).
+    """
     from mock_server.cli_support import run_mock
 
     sys.exit(run_mock(host=host, port=port, fixtures_path=fixtures_path, secret=secret,
@@ -44,12 +71,16 @@ def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, c
                       state_file=state_file))
 
 
-@main.command()
+@main.command(short_help="Print the path of the bundled OpenAPI spec.")
 @click.option("--control", is_flag=True, help="Print the mock control API's spec instead.")
 def spec(control: bool) -> None:
-    """Print the path of the bundled OpenAPI spec, for stock tools:
+    """Print the path of the bundled OpenAPI 3.1 spec (inside the installed package), so
+    stock tools read the very contract the mock and the contract suite use:
 
-    schemathesis run "$(envoy-events spec)" --url http://127.0.0.1:8080 ...
+    \b
+      schemathesis run "$(envoy-events spec)" --url http://127.0.0.1:8080 \\
+        -H "Authorization: Bearer dev-admin-acme-5d1f0c2b7a9e4c31"
+      prism mock "$(envoy-events spec)"
     """
     from envoy_events_kit import control_spec_path
 

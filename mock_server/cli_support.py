@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import click
 from mock_server.config import ConfigError, Settings
 from mock_server.fixtures import FixturesError
 from mock_server.server import MockServer
-from mock_server.tokens import format_instant
+from mock_server.tokens import format_instant, parse_instant
 
 
 def banner(server: MockServer) -> str:
@@ -34,10 +36,30 @@ def banner(server: MockServer) -> str:
     return "\n".join(lines)
 
 
+def _listen_problem(exc: OSError | ValueError) -> str:
+    """A person's reading of why the port could not be bound."""
+    if isinstance(exc, socket.gaierror) or not isinstance(exc, OSError):
+        return "unknown host (try --host 127.0.0.1)"
+    if exc.errno == errno.EADDRINUSE:
+        return "the port is in use (is another mock running? try --port 0 for any free port)"
+    if exc.errno == errno.EACCES:
+        return "permission denied (ports below 1024 need privileges; try --port 8080)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "this machine has no such address (try --host 127.0.0.1)"
+    return exc.strerror or str(exc)
+
+
 def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | None,
              clock: str, token_ttl: int, threads: int, strict: bool,
              state_file: Path | None = None) -> int:
     """Run in the foreground; one-line errors instead of tracebacks. Returns the exit status."""
+    if clock != "real":
+        try:
+            parse_instant(clock)
+        except ValueError:
+            click.echo(f"error: --clock: {clock!r} is neither 'real' nor an ISO-8601 instant "
+                       "such as 2026-01-01T00:00:00Z", err=True)
+            return 2
     try:
         settings = replace(Settings(), clock=clock, token_ttl=token_ttl, strict=strict,
                            state_file=state_file)
@@ -50,12 +72,8 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
     except (ConfigError, FixturesError) as exc:
         click.echo(f"error: {exc}", err=True)
         return 2
-    except ValueError as exc:
-        click.echo(f"error: --clock: {exc}", err=True)
-        return 2
-    except OSError as exc:
-        click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}"
-                   " (is another mock running? try --port 0)", err=True)
+    except (OSError, ValueError) as exc:
+        click.echo(f"error: cannot listen on {host}:{port}: {_listen_problem(exc)}", err=True)
         return 2
     server.serve_forever(on_ready=lambda s: click.echo(banner(s), nl=True))
     click.echo("envoy-events mock stopped.")
