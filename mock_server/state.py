@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from flask import Flask, current_app
 
@@ -37,15 +39,26 @@ class MockState:
         self.faults.clear()
 
 
+@lru_cache(maxsize=8)
+def _spec(path: Path, mtime_ns: int) -> Spec:
+    """Specs are read-only once compiled: apps of one process share them (a new app in the
+    same process, e.g. per test, then costs no YAML parse); an edited file is read again."""
+    return Spec(path)
+
+
+def load_spec(path: Path) -> Spec:
+    return _spec(path, path.stat().st_mtime_ns)
+
+
 def build(settings: Settings) -> MockState:
     """Load the specs and fixtures once; raises FixturesError or ConfigError for bad input."""
-    spec = Spec(spec_path())
+    spec = load_spec(spec_path())
     fixtures = fixtures_module.load(settings.fixtures_path, spec)
     clock = Clock(settings.clock)
     return MockState(
         settings=settings,
         spec=spec,
-        control_spec=Spec(control_spec_path()),
+        control_spec=load_spec(control_spec_path()),
         fixtures=fixtures,
         store=Store(fixtures),
         clock=clock,
