@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 MOCK_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install mock test lint fmt clean
+.PHONY: install mock test lint fmt clean bench-deps bench bench-prism fuzz
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -33,3 +33,26 @@ fmt: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
+
+# -- performance and robustness (benchmarks/) ------------------------------------------------
+BENCH_ARGS ?=
+FUZZ_ARGS ?=
+PRISM_VERSION := 5.14.2
+PRISM := $(VENV)/prism/node_modules/.bin/prism
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+bench-deps:  ## install wrk (Debian/Ubuntu package) for `make bench`
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
+
+bench: $(STAMP)  ## mock vs constant-JSON baseline: throughput, latency, start, RSS (needs wrk)
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+$(PRISM):
+	@command -v npm >/dev/null || { echo "bench-prism needs Node.js and npm"; exit 2; }
+	npm install --prefix $(VENV)/prism --no-audit --no-fund @stoplight/prism-cli@$(PRISM_VERSION)
+
+bench-prism: $(STAMP) $(PRISM)  ## the same, plus Prism $(PRISM_VERSION) on the same spec
+	$(BIN)/python benchmarks/bench.py --prism $(BENCH_ARGS)
+
+fuzz: $(STAMP)  ## Schemathesis CLI, all checks, >= 10,000 requests against the strict mock
+	$(BIN)/python benchmarks/fuzz.py $(FUZZ_ARGS)

@@ -1,0 +1,91 @@
+"""`make fuzz`: stock Schemathesis CLI, all checks, positive and negative data, against the
+strict mock over HTTP, until at least N requests were generated; then the mock's own journal
+is the witness: how many requests arrived and that none was answered with a 5xx.
+
+Run `python benchmarks/fuzz.py --requests 10000` (defaults) or a short version in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from envoy_events_kit import spec_path
+from mock_server import MockServer
+
+ADMIN = "dev-admin-acme-5d1f0c2b7a9e4c31"
+SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
+
+
+def journal(url: str) -> list[dict]:
+    with urllib.request.urlopen(f"{url}/__mock__/journal", timeout=60) as response:
+        return json.load(response)["entries"]
+
+
+def schemathesis(url: str, args: argparse.Namespace, max_time: int) -> tuple[int, str]:
+    command = [str(SCHEMATHESIS), "run", str(spec_path()), "--url", url,
+               "-H", f"Authorization: Bearer {ADMIN}", "--checks", "all", "--mode", "all",
+               "--max-examples", str(args.max_examples), "--workers", str(args.workers),
+               "--generation-database", "none", "--no-color"]
+    if max_time:  # fuzzing and stateful phases repeat until the time is spent
+        command += ["--max-time", str(max_time)]
+    if args.phases:
+        command += ["--phases", args.phases]
+    out = subprocess.run(command, capture_output=True, text=True)
+    return out.returncode, out.stdout + out.stderr
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=10_000,
+                        help="keep running Schemathesis until this many requests were sent")
+    parser.add_argument("--max-examples", type=int, default=10_000)
+    parser.add_argument("--max-time", type=int, default=240,
+                        help="seconds per Schemathesis run (0: stop after --max-examples)")
+    parser.add_argument("--budget", type=int, default=1800, help="seconds for the whole fuzz")
+    parser.add_argument("--workers", default="2")
+    parser.add_argument("--phases", default="", help="e.g. fuzzing,stateful (default: all)")
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    runs, failed = 0, False
+    with MockServer({"strict": True, "journal_size": 10_000_000}) as server:
+        while not failed:
+            remaining = args.budget - (time.monotonic() - started)
+            sent = len(journal(server.url))
+            if sent >= args.requests or remaining < 5:
+                break
+            runs += 1
+            max_time = int(min(args.max_time, remaining)) if args.max_time else 0
+            status, output = schemathesis(server.url, args, max_time)
+            summary = re.search(r"Test cases:\s*\n\s*(.+)", output)
+            print(f"run {runs}: exit {status}; "
+                  f"{summary.group(1).strip() if summary else 'no summary'}", flush=True)
+            if status != 0:
+                failed = True
+                print(output[-6000:])
+        entries = journal(server.url)
+    statuses = collections.Counter(e["status"] for e in entries)
+    server_errors = sum(n for status, n in statuses.items() if status >= 500)
+    elapsed = time.monotonic() - started
+    print(f"\n{len(entries)} requests reached the mock in {runs} Schemathesis run(s), "
+          f"{elapsed:.0f} s; statuses: {dict(sorted(statuses.items()))}; 5xx: {server_errors}")
+    if failed or server_errors:
+        print("FAIL: Schemathesis found issues or the mock answered a 5xx.")
+        return 1
+    if len(entries) < args.requests:
+        print(f"FAIL: only {len(entries)} of {args.requests} requests within the budget.")
+        return 1
+    print("OK: no issue, no 5xx.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
