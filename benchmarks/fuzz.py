@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -38,7 +39,8 @@ def schemathesis(url: str, args: argparse.Namespace, max_time: int) -> tuple[int
         command += ["--max-time", str(max_time)]
     if args.phases:
         command += ["--phases", args.phases]
-    out = subprocess.run(command, capture_output=True, text=True)
+    with tempfile.TemporaryDirectory() as scratch:  # its crash cache and reports go there
+        out = subprocess.run(command, capture_output=True, text=True, cwd=scratch)
     return out.returncode, out.stdout + out.stderr
 
 
