@@ -15,6 +15,12 @@ import requests
 PREFIX = "/__mock__"
 
 
+def _matches(entry: dict[str, Any], operation_id: str | None, status: int | None) -> bool:
+    return ((operation_id is None or (entry["operation_id"] == operation_id
+                                       and entry["method"] != "OPTIONS"))
+            and (status is None or entry["status"] == status))
+
+
 class ControlError(RuntimeError):
     """The control API refused a request; the message carries the mock's own explanation."""
 
@@ -128,11 +134,11 @@ class MockControl:
     # -- journal ----------------------------------------------------------------------
     def journal(self, operation_id: str | None = None,
                 status: int | None = None) -> list[dict[str, Any]]:
-        """Requests to the events API, oldest first (tokens redacted), optionally filtered."""
+        """Requests to the events API, oldest first (tokens redacted). Filtered by operation,
+        only calls count: a browser's CORS preflight (OPTIONS) is not a call."""
         entries = self._call("GET", "/journal")["entries"]
-        return [e for e in entries
-                if (operation_id is None or e["operation_id"] == operation_id)
-                and (status is None or e["status"] == status)]
+        return [e for e in entries if _matches(e, operation_id, status)] \
+            if operation_id is not None or status is not None else entries
 
     def clear_journal(self) -> None:
         self._call("DELETE", "/journal")
@@ -142,8 +148,7 @@ class MockControl:
         """Fail unless the operation was called (exactly `times` times, if given; with that
         `status`, if given). Returns the matching journal entries."""
         entries = self.journal()
-        matching = [e for e in entries if e["operation_id"] == operation_id
-                    and (status is None or e["status"] == status)]
+        matching = [e for e in entries if _matches(e, operation_id, status)]
         if (len(matching) == times) if times is not None else matching:
             return matching
         wanted = f"{times} time(s)" if times is not None else "at least once"

@@ -129,3 +129,11 @@ def test_an_unreachable_mock_is_one_clear_error():
         url = gone.url
     with pytest.raises(ControlError, match=f"cannot reach the mock at {url}"):
         MockControl(url, timeout=2).state()
+
+
+def test_a_cors_preflight_is_not_a_call(mock):
+    requests.options(mock.url + "/events/subscription_token", timeout=5, headers={
+        "Origin": "http://localhost:5173", "Access-Control-Request-Method": "GET"})
+    assert [e["method"] for e in mock.journal()] == ["OPTIONS"]
+    mock.assert_not_called("getSubscriptionToken")
+    assert mock.journal("getSubscriptionToken") == []
