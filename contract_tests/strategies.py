@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from hypothesis import Phase
 from hypothesis import strategies as st
 
 from contract_tests.target import Identity
@@ -21,6 +22,9 @@ CHANNEL_PATTERN = (
 #: ECMA-262 `$` never matches before a trailing newline; Python's does, hence fullmatch.
 CHANNEL = re.compile(CHANNEL_PATTERN[1:-1])
 MAX_CHANNEL = 255
+#: Hypothesis phases of the suite: no shrinking. Every shrink step is a request (rate-limited
+#: against staging), and a failure already names the rule and shows the example as found.
+NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
 
 
 def ksuid() -> st.SearchStrategy[str]:

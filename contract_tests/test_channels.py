@@ -12,7 +12,7 @@ from contract_tests.checks import Context, Exchange, RuleBroken, check_all
 from contract_tests.target import CONFIGURED, SUBSCRIPTION, Identity, Target, semantic_examples
 
 SETTINGS = settings(max_examples=semantic_examples(CONFIGURED), deadline=None, database=None,
-                    suppress_health_check=list(HealthCheck))
+                    suppress_health_check=list(HealthCheck), phases=strategies.NO_SHRINK)
 
 
 @pytest.fixture(scope="module")

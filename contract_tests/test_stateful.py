@@ -158,9 +158,9 @@ class OrganisationModel(RuleBasedStateMachine):
         self.target.get(OPERATION_PATHS["provisionEvents"], self.target.admin_token)
 
 
-@pytest.mark.destructive
-@pytest.mark.assumption("provisionEvents 204", "deprovisionEvents 204", "NotProvisioned")
-def test_organisation_model(target: Target, rules: Context) -> None:
+@pytest.fixture
+def model(target: Target, rules: Context) -> type[OrganisationModel]:
+    """The model class bound to the target, acting as a token of the admin's organisation."""
     me, actor = target.identity, target.token
     admin = target.admin_identity
     if not (me and admin and me.org_id == admin.org_id and me.namespaces):
@@ -169,6 +169,38 @@ def test_organisation_model(target: Target, rules: Context) -> None:
         pytest.skip("neither token's connection token grants a channel")
     OrganisationModel.target, OrganisationModel.actor = target, actor
     OrganisationModel.me, OrganisationModel.rules_ctx = me, rules
-    run_state_machine_as_test(OrganisationModel, settings=settings(
+    return OrganisationModel
+
+
+@pytest.mark.destructive
+@pytest.mark.assumption("provisionEvents 204", "deprovisionEvents 204", "NotProvisioned")
+def test_deprovision_then_provision(model: type[OrganisationModel]) -> None:
+    """The scenario every server must get right, step by step, before the random walks."""
+    machine = model()
+    me = machine.me
+    try:
+        machine.start_provisioned()
+        if machine.has_control:
+            machine.add_webhook_endpoint()
+        machine.deprovision()
+        machine.webhook_endpoints_match()
+        machine.connection_token()
+        machine.call("getSubscriptionToken", machine.actor, "not-provisioned-409", 409,
+                     "subscription_token(own channel)",
+                     body={"channel": f"{me.namespaces[0]}:{me.org_id}#{me.user_id}"})
+        machine.call("getSubscriptionToken", machine.actor, "check-order-403-before-409", 403,
+                     "subscription_token(another org's channel)",
+                     body={"channel": f"{me.namespaces[0]}:org_{'Z' * 27}"})
+        machine.provision()
+        machine.connection_token()
+    finally:
+        machine.teardown()
+
+
+@pytest.mark.destructive
+@pytest.mark.assumption("provisionEvents 204", "deprovisionEvents 204", "NotProvisioned")
+def test_organisation_model(model: type[OrganisationModel]) -> None:
+    run_state_machine_as_test(model, settings=settings(
         max_examples=stateful_examples(CONFIGURED), stateful_step_count=STATEFUL_STEPS,
-        deadline=None, database=None, suppress_health_check=list(HealthCheck)))
+        deadline=None, database=None, suppress_health_check=list(HealthCheck),
+        phases=strategies.NO_SHRINK))
