@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import jwt
 import pytest
 import requests
@@ -137,3 +140,23 @@ def test_a_cors_preflight_is_not_a_call(mock):
     assert [e["method"] for e in mock.journal()] == ["OPTIONS"]
     mock.assert_not_called("getSubscriptionToken")
     assert mock.journal("getSubscriptionToken") == []
+
+
+
+def test_stop_finishes_an_in_flight_request_then_frees_port_and_threads():
+    threads_before = set(threading.enumerate())
+    mock = EventsMock.start()
+    mock.inject_fault("getConnectionToken", latency_ms=300)
+    answers: list[int] = []
+    call = threading.Thread(target=lambda: answers.append(
+        _get(mock, "/events/connection_token").status_code))
+    call.start()
+    deadline = time.monotonic() + 10
+    while mock.server.state.faults._armed and time.monotonic() < deadline:
+        time.sleep(0.005)  # until a worker took the fault: the request is in its latency
+    mock.stop()
+    call.join()
+    assert answers == [200]
+    assert set(threading.enumerate()) == threads_before
+    with pytest.raises(requests.ConnectionError):
+        requests.get(mock.url, timeout=2)
