@@ -1,0 +1,75 @@
+"""`envoy-events contract`: the default in-process run, and the one-sentence refusal when the
+token, the URL or the API is wrong (never green having reached nothing, never the token)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from broken_servers import serve
+from conftest import ADMIN
+from werkzeug.wrappers import Response
+
+UNREACHABLE_EXIT = 3  # contract_tests.conftest.UNREACHABLE_EXIT
+SECRET_TOKEN = "dev-wrong-0123456789abcdef-do-not-print"
+
+
+def contract(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "envoy_events_kit.cli", "contract", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def sentences(done: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in (done.stdout + done.stderr).splitlines()
+            if "envoy-events contract suite:" in line and "target" not in line]
+
+
+def test_default_run_starts_the_mock_in_process_and_passes() -> None:
+    done = contract("--max-examples", "5", "-q")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "target an in-process mock; 5 examples per generated test" in done.stdout
+    assert " passed" in done.stdout and "skipped" not in done.stdout
+
+
+@pytest.fixture(scope="module")
+def not_the_api():
+    """A server that answers everything with an HTML 404, as a wrong base URL would."""
+    served = serve(lambda environ, start: Response("<h1>Not Found</h1>", status=404,
+                                                   content_type="text/html")(environ, start))
+    yield served.url
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def mock_url():
+    from mock_server import MockServer
+
+    with MockServer() as server:
+        yield server.url
+
+
+def test_a_refused_token_stops_the_run_with_one_sentence(mock_url: str) -> None:
+    done = contract("--base-url", mock_url, "--token", SECRET_TOKEN)
+    assert done.returncode == UNREACHABLE_EXIT
+    assert sentences(done) and "--events-token was refused (401)" in sentences(done)[0]
+    assert SECRET_TOKEN not in done.stdout + done.stderr
+    assert " passed" not in done.stdout
+
+
+def test_a_url_that_is_not_the_api_stops_the_run(not_the_api: str) -> None:
+    done = contract("--base-url", not_the_api, "--token", ADMIN)
+    assert done.returncode == UNREACHABLE_EXIT
+    assert "is not the Envoy events API" in sentences(done)[0]
+    assert "404 (text/html" in sentences(done)[0]
+
+
+def test_an_unreachable_url_stops_the_run() -> None:
+    done = contract("--base-url", "http://127.0.0.1:9", "--token", ADMIN)
+    assert done.returncode == UNREACHABLE_EXIT
+    assert "http://127.0.0.1:9 is unreachable" in sentences(done)[0]
+
+
+def test_base_url_without_token_is_a_usage_error() -> None:
+    done = contract("--base-url", "http://127.0.0.1:9")
+    assert done.returncode == 2 and "--base-url needs --token" in done.stderr

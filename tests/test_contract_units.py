@@ -1,0 +1,206 @@
+"""Unit tests of the contract suite's parts: rate limiting, identity, strategies, rules,
+drift keys and the runner's command line. (The suite as a whole: test_contract_mutants.)"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import jwt
+import pytest
+import requests
+import yaml
+from conftest import ACME, ADA, GLOBEX, RITA
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contract_tests import client, runner, strategies
+from contract_tests.checks import RULES, Context, Exchange, RuleBroken, check_all
+from contract_tests.drift import DriftRecorder, assumptions
+from contract_tests.target import Identity
+from envoy_events_kit import spec_path
+
+SECRET = "x" * 32
+ME = Identity(user_id=ADA, org_id=ACME, channels=(f"orders:{ACME}", f"shipments:{ACME}"))
+
+
+# -- client ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "rate"), [("10/s", 10), ("600/m", 10), ("5", 5),
+                                            ("7200/h", 2), ("0", 0), (" 2.5 / s ", 2.5)])
+def test_parse_rate(text: str, rate: float) -> None:
+    assert client.parse_rate(text) == rate
+
+
+@pytest.mark.parametrize("text", ["", "fast", "10/d", "-1/s"])
+def test_parse_rate_refuses_nonsense(text: str) -> None:
+    with pytest.raises(ValueError, match="rate limit"):
+        client.parse_rate(text)
+
+
+def test_throttled_session_spaces_requests_and_sets_a_timeout(monkeypatch) -> None:
+    clock, sleeps, sent = [100.0], [], []
+    monkeypatch.setattr(client.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(client.time, "sleep", lambda s: (sleeps.append(s),
+                                                         clock.__setitem__(0, clock[0] + s)))
+    monkeypatch.setattr(requests.Session, "request",
+                        lambda self, method, url, **kw: sent.append(kw["timeout"]))
+    session = client.ThrottledSession(rate=4, timeout=7)
+    for _ in range(3):
+        session.get("http://127.0.0.1:1/")
+    assert sleeps == [0.25, 0.25] and sent == [7, 7, 7]
+
+
+# -- identity -------------------------------------------------------------------------------
+def test_identity_from_connection_claims() -> None:
+    me = Identity.from_claims({"sub": ADA, "channels": [f"shipments:{ACME}", f"orders:{ACME}"]})
+    assert (me.user_id, me.org_id, me.namespaces) == (ADA, ACME, ("orders", "shipments"))
+    assert Identity.from_claims({"sub": ADA, "channels": [], "info": {"org": GLOBEX}}
+                                ).org_id == GLOBEX
+    assert Identity.from_claims({"sub": ADA}).org_id is None
+
+
+# -- strategies -----------------------------------------------------------------------------
+def test_channel_grammar_is_the_specs() -> None:
+    raw = yaml.safe_load(spec_path().read_text())
+    assert raw["components"]["schemas"]["Channel"]["pattern"] == strategies.CHANNEL_PATTERN
+
+
+@given(data=st.data())
+@settings(max_examples=50, deadline=None)
+def test_channel_strategies_keep_their_promises(data) -> None:
+    own = data.draw(strategies.own_channels(ME))
+    assert strategies.valid(own) and own.split(":")[0] in ME.namespaces
+    assert "#" not in own or ADA in own.split("#")[1].split(",")
+    foreign_user = data.draw(strategies.foreign_user_channels(ME))
+    assert strategies.valid(foreign_user) and ADA not in foreign_user
+    foreign_org = data.draw(strategies.foreign_org_channels(ME))
+    assert strategies.valid(foreign_org) and ACME not in foreign_org
+    ungranted = data.draw(strategies.ungranted_namespace_channels(ME))
+    assert strategies.valid(ungranted) and ungranted.split(":")[0] not in ME.namespaces
+    assert not strategies.valid(data.draw(strategies.malformed_channels(ME)))
+
+
+def test_a_trailing_newline_is_not_a_valid_channel() -> None:
+    assert not strategies.valid(f"shipments:{ACME}\n")
+
+
+# -- rules ----------------------------------------------------------------------------------
+def exchange(path: str, body: dict | bytes, status: int = 200, channel: str | None = None,
+             token: str = "t", headers: dict | None = None) -> Exchange:
+    request = requests.Request("GET", f"http://api{path}", headers={
+        "Authorization": f"Bearer {token}"}, json={"channel": channel} if channel else None
+    ).prepare()
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return Exchange.from_prepared(request, status, headers or {
+        "Content-Type": "application/json"}, content)
+
+
+def token_exchange(claims: dict, path: str = "/events/subscription_token",
+                   channel: str | None = None, algorithm: str = "HS256") -> Exchange:
+    token = jwt.encode(claims, None if algorithm == "none" else SECRET, algorithm=algorithm)
+    return exchange(path, {"token": token}, channel=channel)
+
+
+CTX = Context(identities={"t": ME}, secret=SECRET)
+NOW = 2_000_000_000
+GOOD_SUB = {"sub": ADA, "channel": f"shipments:{ACME}#{ADA}", "iat": NOW, "exp": NOW + 60}
+GOOD_CONN = {"sub": ADA, "channels": list(ME.channels), "iat": NOW, "exp": NOW + 60}
+
+
+def test_good_tokens_keep_every_rule(monkeypatch) -> None:
+    monkeypatch.setattr("contract_tests.checks.time.time", lambda: NOW)
+    check_all(token_exchange(GOOD_SUB, channel=GOOD_SUB["channel"]), CTX)
+    check_all(token_exchange(GOOD_CONN, path="/events/connection_token"), CTX)
+
+
+@pytest.mark.parametrize(("rule", "claims", "path", "algorithm"), [
+    ("jwt-well-formed-hs256", GOOD_SUB, "/events/subscription_token", "none"),
+    ("jwt-iat-exp", {**GOOD_SUB, "iat": NOW + 61}, "/events/subscription_token", "HS256"),
+    ("jwt-iat-exp", {**GOOD_SUB, "iat": "soon"}, "/events/subscription_token", "HS256"),
+    ("jwt-exp-in-future", {**GOOD_SUB, "exp": NOW - 60, "iat": NOW - 120},
+     "/events/subscription_token", "HS256"),
+    ("subscription-sub-is-caller", {**GOOD_SUB, "sub": RITA}, "/events/subscription_token",
+     "HS256"),
+    ("subscription-channel-is-requested", {**GOOD_SUB, "channel": f"shipments:{ACME}"},
+     "/events/subscription_token", "HS256"),
+    ("connection-sub-is-caller", {**GOOD_CONN, "sub": RITA}, "/events/connection_token",
+     "HS256"),
+    ("connection-channels-of-caller-org", {**GOOD_CONN, "channels": [f"orders:{GLOBEX}"]},
+     "/events/connection_token", "HS256"),
+    ("connection-channels-of-caller-org", {**GOOD_CONN, "channels": ["Orders"]},
+     "/events/connection_token", "HS256"),
+    ("connection-no-channel-claim", {**GOOD_CONN, "channel": f"orders:{ACME}"},
+     "/events/connection_token", "HS256"),
+])
+def test_each_token_rule_catches_its_violation(monkeypatch, rule, claims, path,
+                                               algorithm) -> None:
+    monkeypatch.setattr("contract_tests.checks.time.time", lambda: NOW)
+    with pytest.raises(RuleBroken, match=f"^rule {rule}:"):
+        RULES[rule](token_exchange(claims, path, GOOD_SUB["channel"], algorithm), CTX)
+
+
+def test_signature_rule_needs_the_right_key() -> None:
+    bad = jwt.encode(GOOD_SUB, "y" * 32, algorithm="HS256")
+    with pytest.raises(RuleBroken, match="^rule jwt-signature:"):
+        RULES["jwt-signature"](exchange("/events/subscription_token", {"token": bad}), CTX)
+    RULES["jwt-signature"](exchange("/events/subscription_token", {"token": bad}),
+                           Context(identities={}, secret=None))
+
+
+def test_header_alg_none_is_refused_even_with_a_signature() -> None:
+    header = base64.urlsafe_b64encode(b'{"alg":"none"}').rstrip(b"=").decode()
+    token = jwt.encode(GOOD_SUB, SECRET, algorithm="HS256").split(".")
+    with pytest.raises(RuleBroken, match="jwt-well-formed-hs256"):
+        RULES["jwt-well-formed-hs256"](exchange("/events/connection_token", {
+            "token": ".".join([header, *token[1:]])}), CTX)
+
+
+@pytest.mark.parametrize(("content", "kind"), [
+    (b"nope", "text/plain"), (b'{"error": "nope"}', "application/json"),
+    (b'{"error": {"code": "x", "message": ""}}', "application/json")])
+def test_error_body_rule(content: bytes, kind: str) -> None:
+    with pytest.raises(RuleBroken, match="^rule error-body-shape:"):
+        RULES["error-body-shape"](exchange("/events/provision", content, 403,
+                                           headers={"Content-Type": kind}), CTX)
+
+
+def test_www_authenticate_rule() -> None:
+    body = {"error": {"code": "unauthorized", "message": "no"}}
+    with pytest.raises(RuleBroken, match="^rule unauthorized-www-authenticate:"):
+        RULES["unauthorized-www-authenticate"](exchange("/events/provision", body, 401), CTX)
+    RULES["unauthorized-www-authenticate"](exchange("/events/provision", body, 401, headers={
+        "Content-Type": "application/json", "WWW-Authenticate": 'Bearer realm="x"'}), CTX)
+
+
+# -- drift ----------------------------------------------------------------------------------
+def test_every_assumption_marker_in_the_suite_names_an_x_assumed_behaviour() -> None:
+    keys = set(assumptions())
+    used = set()
+    for module in Path(client.__file__).parent.glob("test_*.py"):
+        for args in re.findall(r"mark\.assumption\(([^)]*)\)", module.read_text()):
+            used.update(re.findall(r'"([^"]+)"', args))
+    assert used == keys
+
+
+def test_drift_status() -> None:
+    recorder = DriftRecorder()
+    recorder.tests["Channel"] = {"a", "b"}
+    recorder.outcomes = {"a": "passed", "b": "failed"}
+    recorder.tests["Error"] = {"c"}
+    recorder.outcomes["c"] = "passed"
+    assert [recorder.status(k) for k in ("Channel", "Error", "Unauthorized")] == [
+        "BROKEN", "held", "not checked"]
+
+
+# -- runner ---------------------------------------------------------------------------------
+def test_runner_keeps_secrets_off_the_command_line() -> None:
+    args = runner.pytest_args(base_url="http://x", allow_destructive=True, max_examples=3,
+                              rate_limit="5/s", timeout=2.0, junit_xml="r.xml", extra=["-q"])
+    assert args[:2] == ["--pyargs", "contract_tests"] and args[-1] == "-q"
+    assert {"--events-allow-destructive", "--events-base-url", "--junit-xml"} <= set(args)
+    env = runner.secret_env({"token": "T", "admin_token": None, "expired_token": "E",
+                             "jwt_secret": "S"})
+    assert env == {"ENVOY_EVENTS_TOKEN": "T", "ENVOY_EVENTS_EXPIRED_TOKEN": "E",
+                   "ENVOY_EVENTS_JWT_SECRET": "S"}
