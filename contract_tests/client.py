@@ -35,11 +35,13 @@ class ThrottledSession(requests.Session):
         self.timeout = timeout
         self._lock = threading.Lock()
         self._next = 0.0
+        self.sent = 0
 
     def _wait_turn(self) -> None:
-        if not self.interval:
-            return
         with self._lock:
+            self.sent += 1
+            if not self.interval:
+                return
             now = time.monotonic()
             start = max(now, self._next)
             self._next = start + self.interval

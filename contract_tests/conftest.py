@@ -21,6 +21,7 @@ UNREACHABLE_EXIT = 3
 _OPTIONS_KEY = pytest.StashKey[Options]()
 _DRIFT_KEY = pytest.StashKey[DriftRecorder]()
 _SECRETS: set[str] = set()
+_REACHED: list[str] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -63,6 +64,22 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
         if opened.destructive:  # leave the organisation as the suite promises: provisioned
             opened.get(PROVISION, opened.admin_token)
         opened.stop()
+        _REACHED.append(_describe(opened))
+
+
+def _describe(target: Target) -> str:
+    me = target.identity
+    who = f"as {me.user_id} of {me.org_id}" if me else "anonymously"
+    rate = (f"{1 / target.session.interval:g} requests/s at most" if target.session.interval
+            else "no rate limit")
+    return (f"target {target.description} {who}; {target.session.sent} requests sent, "
+            f"{rate}; provisioning {'allowed' if target.destructive else 'not allowed'}; "
+            f"signatures {'verified' if target.secret else 'not verified (no secret)'}")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _REACHED:
+        terminalreporter.write_line(f"envoy-events contract suite: {line}")
 
 
 @pytest.fixture(autouse=True)

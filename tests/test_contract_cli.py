@@ -8,6 +8,7 @@ import sys
 
 import pytest
 from broken_servers import serve
+from broken_servers.base import EXPIRED, Broken
 from conftest import ADMIN
 from werkzeug.wrappers import Response
 
@@ -47,6 +48,36 @@ def mock_url():
 
     with MockServer() as server:
         yield server.url
+
+
+class HideControlApi(Broken):
+    """The mock as a deployment looks: no `/__mock__/` control API."""
+
+    def handle(self, request):
+        if request.path.startswith("/__mock__"):
+            return Response("Not Found", status=404, content_type="text/plain")
+        return self.forward(request)
+
+
+def test_a_deployment_gets_only_safe_tests() -> None:
+    """No control API: mock-only tests skipped; no provisioning without the flag."""
+    from mock_server import create_app
+
+    served = serve(HideControlApi(create_app()))
+    try:
+        done = contract("--base-url", served.url, "--token", ADMIN, "--expired-token", EXPIRED,
+                        "--max-examples", "5", "--rate-limit", "200/s", "-rs")
+    finally:
+        served.stop()
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "(deployment) as usr_26ZZVRrmnPTXTcZIuzXLZdnigLW" in done.stdout
+    assert "200 requests/s at most; provisioning not allowed" in done.stdout
+    assert "mock only: the target does not serve the mock's control API" in done.stdout
+    assert "provisioning needs --events-allow-destructive" in done.stdout
+    summary = dict(line.split(None, 1) for line in done.stdout.splitlines()
+                   if line.startswith(("MissingAdminScope ", "Unauthorized ")))
+    assert summary["MissingAdminScope"].startswith("not checked")
+    assert summary["Unauthorized"].startswith("held")
 
 
 def test_a_refused_token_stops_the_run_with_one_sentence(mock_url: str) -> None:
