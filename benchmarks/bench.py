@@ -229,7 +229,7 @@ def servers(args: argparse.Namespace) -> list[Server]:
     ]
     if args.prism:
         found.append(Server("prism", _prism_command(quiet=False)))
-        found.append(Server("prism -v silent", _prism_command(quiet=True)))
+        found.append(Server("prism-quiet", _prism_command(quiet=True)))
     return found
 
 
@@ -259,10 +259,11 @@ def fixture_start(runs: int) -> tuple[list[float], str]:
     if plugin_start.exists():
         out = subprocess.run([sys.executable, str(plugin_start)], cwd=ROOT, capture_output=True,
                              text=True, timeout=600)
-        figures = re.findall(r"([\d.]+)\s*ms", out.stdout)
-        if out.returncode == 0 and figures:
-            return [float(f) / 1000 for f in figures], "benchmarks/plugin_start.py"
-        print(f"  (plugin_start.py gave no 'N ms' figure, status {out.returncode}; "
+        start = re.search(r"^\s*start\s+([\d.]+)\s*/\s*([\d.]+)", out.stdout, re.M)
+        if out.returncode == 0 and start:
+            median_ms, max_ms = (float(g) for g in start.groups())
+            return [median_ms / 1000], f"plugin_start.py events_mock, max {max_ms:.1f}"
+        print(f"  (plugin_start.py gave no 'start' figure, status {out.returncode}; "
               "measuring MockServer().start() instead)")
     times = []
     for _ in range(runs):
@@ -299,8 +300,8 @@ def print_table(args: argparse.Namespace, found: list[Server], extra: list[tuple
           f"threads={args.threads}, medians of {args.runs} rounds; "
           f"load average during the runs: min {min(loads):.2f} median {median(loads):.2f} "
           f"max {max(loads):.2f} on {os.cpu_count()} CPUs\n")
-    head = f"{'endpoint':<24}" + "".join(f"{n + ' req/s':>22}{'p50/p99 ms':>15}" for n in names)
-    head += f"{'mock/baseline':>15}" + "".join(f"{'mock/' + n:>20}" for n in names[2:])
+    head = f"{'endpoint':<24}" + "".join(f"{n + ' req/s':>18}{'p50/p99 ms':>14}" for n in names)
+    head += f"{'mock/baseline':>15}" + "".join(f"{'mock/' + n:>18}" for n in names[2:])
     print(head)
     print("-" * len(head))
     for scenario in SCENARIOS:
@@ -310,12 +311,12 @@ def print_table(args: argparse.Namespace, found: list[Server], extra: list[tuple
             runs = server.runs[scenario.name]
             rps[server.name] = median([r.rps for r in runs])
             status = runs[-1].status
-            row += (f"{rps[server.name]:>16,.0f} [{status}]"
+            row += (f"{rps[server.name]:>12,.0f} [{status}]"
                     f"{median([r.p50_ms for r in runs]):>7.1f}/"
-                    f"{median([r.p99_ms for r in runs]):<7.1f}")
+                    f"{median([r.p99_ms for r in runs]):<6.1f}")
         row += f"{rps['mock'] / rps['baseline']:>14.2f}x"
         for name in names[2:]:
-            row += f"{rps['mock'] / rps[name]:>19.2f}x"
+            row += f"{rps['mock'] / rps[name]:>17.2f}x"
         print(row)
     print("\n[status] = what each server answered that request; ratios are medians of "
           "throughput.\n")
