@@ -98,8 +98,8 @@ class Exchange:
 class Context:
     """What the rules need to know besides the exchange: who each token is, the secret."""
 
-    identities: dict[str, Identity]
-    secret: str | None = None
+    identities: dict[str, Identity] = field(repr=False)
+    secret: str | None = field(default=None, repr=False)
 
     def caller(self, exchange: Exchange) -> Identity | None:
         return self.identities.get(exchange.bearer or "")

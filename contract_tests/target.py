@@ -34,10 +34,10 @@ class Options:
     """What the person asked for on the command line or in the environment."""
 
     base_url: str | None = None
-    token: str | None = None
-    admin_token: str | None = None
-    expired_token: str | None = None
-    jwt_secret: str | None = None
+    token: str | None = field(default=None, repr=False)
+    admin_token: str | None = field(default=None, repr=False)
+    expired_token: str | None = field(default=None, repr=False)
+    jwt_secret: str | None = field(default=None, repr=False)
     allow_destructive: bool = False
     max_examples: int = DEFAULT_MAX_EXAMPLES
     rate_limit: str | None = None
@@ -121,17 +121,17 @@ class Target:
     """A running API and what the suite knows about it; every request goes through `get`."""
 
     base_url: str
-    token: str
+    token: str = field(repr=False)
     options: Options
     session: ThrottledSession
     in_process: bool = False
     is_mock: bool = False
-    admin_token: str | None = None
-    expired_token: str | None = None
-    secret: str | None = None
+    admin_token: str | None = field(default=None, repr=False)
+    expired_token: str | None = field(default=None, repr=False)
+    secret: str | None = field(default=None, repr=False)
     identity: Identity | None = None
     admin_identity: Identity | None = None
-    secrets: set[str] = field(default_factory=set)
+    secrets: set[str] = field(default_factory=set, repr=False)
     server: Any = None
 
     @property
