@@ -120,7 +120,7 @@ def test_body_and_query_that_disagree_are_400(target: Target, rules: Context,
                                   b'{"channel": 7}', b'{"channel": null}', b'{"chanel": "x"}',
                                   b"\xff\xfe"],
                          ids=lambda b: repr(b))
-def test_no_channel_or_bad_body_is_400(target: Target, rules: Context, me: Identity,
+def test_no_channel_or_bad_body_is_400(target: Target, rules: Context,
                                        body: bytes | None) -> None:
     headers = {"Content-Type": "application/json"} if body is not None else {}
     ask(target, rules, "subscription-bad-body-400", 400, data=body, headers=headers)
