@@ -9,7 +9,7 @@ import json
 import time
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from mock_server import channels
 from mock_server.auth import authenticate
@@ -33,7 +33,13 @@ def _require_admin(state: MockState, principal: Principal) -> None:
 
 
 def _token(token: str) -> Response:
-    return jsonify(token=token)
+    """What `jsonify(token=token)` sends (compact JSON and a newline), without its per-call
+    provider lookups: this is the hottest response of the mock."""
+    app = current_app._get_current_object()
+    if app.debug:  # jsonify indents in debug mode
+        return jsonify(token=token)
+    body = json.dumps({"token": token}, separators=(",", ":")) + "\n"
+    return app.response_class(body, mimetype="application/json")
 
 
 
@@ -129,7 +135,10 @@ def operation_id() -> str | None:
 
 
 def _inject_fault() -> Response | None:
-    fault = current().faults.take(operation_id() or "")
+    faults = current().faults
+    if not faults.armed():
+        return None
+    fault = faults.take(operation_id() or "")
     if fault is None:
         return None
     if fault.latency_ms:

@@ -67,6 +67,10 @@ class Faults:
         with self._lock:
             self._armed[operation_id] = Fault(status, latency_ms, times)
 
+    def armed(self) -> bool:
+        """Whether any fault waits (a lock-free glance: the hot path's usual answer is no)."""
+        return bool(self._armed)
+
     def take(self, operation_id: str) -> Fault | None:
         """The fault for this call, counting it down; None when nothing is armed."""
         if not self._armed:
