@@ -335,7 +335,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=8, help="waitress worker threads")
     parser.add_argument("--suite-runs", type=int, default=3,
                         help="runs of the contract suite (0: skip)")
+    parser.add_argument("--only", default="",
+                        help="comma-separated scenario names to load (default: all)")
     args = parser.parse_args(argv)
+    if args.only:
+        wanted = {name.strip() for name in args.only.split(",")}
+        SCENARIOS[:] = [s for s in SCENARIOS if s.name in wanted]
     if shutil.which("wrk") is None:
         print("wrk is not installed. On Debian/Ubuntu: `make bench-deps` "
               "(sudo apt-get install -y wrk); elsewhere see https://github.com/wg/wrk.",
