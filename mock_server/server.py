@@ -4,6 +4,7 @@ foreground (the CLI). `MockServer` is the one public handle: start, stop, reset,
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import signal
@@ -101,11 +102,12 @@ class MockServer:
             return
         # The serving thread owns the sockets: ask it (through waitress's trigger) to stop
         # accepting, let the workers finish while it still flushes, then close the rest.
-        server.trigger.pull_trigger(partial(wasyncore.dispatcher.close, server))
+        _in_loop(server, partial(wasyncore.dispatcher.close, server))
         server.task_dispatcher.shutdown(cancel_pending=False)
-        server.trigger.pull_trigger(self._shutdown)
+        _in_loop(server, self._shutdown)
         thread.join(timeout=5)
         self._thread = None
+        self._shutdown()  # no-op unless the loop had already closed its trigger
 
     def reset(self) -> None:
         """Back to the fixtures (state, clock, journal, faults)."""
@@ -124,3 +126,9 @@ class MockServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _in_loop(server: Any, action: Callable[[], object]) -> None:
+    """Run `action` in the serving thread; skip it if that loop already closed its trigger."""
+    with contextlib.suppress(OSError):
+        server.trigger.pull_trigger(action)
