@@ -87,7 +87,8 @@ def spec(control: bool) -> None:
     click.echo(str(control_spec_path() if control else spec_path()))
 
 
-@main.command(context_settings={"ignore_unknown_options": True})
+@main.command(context_settings={"ignore_unknown_options": True},
+              short_help="Check a deployment (or the mock) against the contract.")
 @click.option("--base-url", envvar="ENVOY_EVENTS_BASE_URL", show_envvar=True,
               help="Deployment to test. Default: the mock, started in-process.")
 @click.option("--token", envvar="ENVOY_EVENTS_TOKEN", show_envvar=True,
