@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,9 +17,8 @@ from click.testing import CliRunner
 from envoy_events_kit.cli import main
 from mock_server import create_app
 from mock_server.config import ConfigError
+from tests.cli_mock import free_port, spawn_mock
 from tests.conftest import ACME, ADA, ADMIN, GLOBEX, bearer
-
-ENVOY_EVENTS = Path(sys.executable).parent / "envoy-events"
 
 
 def _app(state_file: Path):
@@ -97,30 +94,13 @@ def test_the_cli_says_what_is_wrong_in_one_line(tmp_path):
 
 # -- SIGKILL in the middle of a write burst -------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _spawn(state_file: Path, port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [str(ENVOY_EVENTS), "mock", "--port", str(port), "--state-file", str(state_file)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/__mock__/state", timeout=1).ok:
-                return process
-        except requests.ConnectionError:
-            time.sleep(0.02)
-    process.kill()
-    raise AssertionError("the mock did not start")
+    return spawn_mock("--state-file", str(state_file), port=port)[0]
 
 
 def test_sigkill_during_a_write_burst_loses_no_acknowledged_change(tmp_path):
     state_file = tmp_path / "state.json"
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}/__mock__"
     process = _spawn(state_file, port)
     acknowledged: dict[str, list] = {"principals": [], "endpoints": [], "orgs": []}

@@ -4,43 +4,23 @@ then the process exits 0."""
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
+from tests.cli_mock import spawn_mock
 from tests.conftest import ADMIN, bearer
 
-ENVOY_EVENTS = Path(sys.executable).parent / "envoy-events"
 LATENCY_MS = 1500
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_mid_request_lets_it_finish_and_exits_0(signum):
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen([str(ENVOY_EVENTS), "mock", "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process, base = spawn_mock(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{base}/__mock__/state", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, "the mock did not start"
-                time.sleep(0.02)
         armed = requests.put(f"{base}/__mock__/faults/getConnectionToken",
                              json={"latency_ms": LATENCY_MS, "times": 1}, timeout=5)
         assert armed.status_code == 204

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,11 +21,11 @@ import requests
 
 from envoy_events_kit import control_spec_path, spec_path
 from mock_server.spec import Spec, first_error
+from tests.cli_mock import spawn_mock
 from tests.conftest import ACME, ADMIN, GLOBEX, READER, bearer
 
 THREADS = 16
 SECONDS = float(os.environ.get("ENVOY_EVENTS_SOAK_SECONDS", "20"))
-ENVOY_EVENTS = Path(sys.executable).parent / "envoy-events"
 EVENTS, CONTROL = Spec(spec_path()), Spec(control_spec_path())
 OPERATIONS = {**EVENTS.operations, **CONTROL.operations}
 
@@ -198,21 +195,7 @@ class Worker:
 
 @pytest.fixture
 def mock_url():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen([str(ENVOY_EVENTS), "mock", "--strict", "--port", str(port),
-                                "--threads", "8"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(f"{url}/__mock__/state", timeout=1)
-            break
-        except requests.ConnectionError:
-            assert time.monotonic() < deadline, "the mock did not start"
-            time.sleep(0.02)
+    process, url = spawn_mock("--strict", "--threads", "8", stderr=subprocess.PIPE)
     yield url
     process.terminate()
     _, stderr = process.communicate(timeout=20)
