@@ -42,7 +42,6 @@ def _token(token: str) -> Response:
     return app.response_class(body, mimetype="application/json")
 
 
-
 def get_connection_token() -> Response:
     state = current()
     principal = authenticate(state.store, state.clock)
