@@ -243,7 +243,7 @@ def cold_starts(server: Server, runs: int) -> list[float]:
 
 FIXTURE_START = """
 import time
-from mock_server import MockServer
+from envoy_events_kit.mock_server import MockServer
 started = time.perf_counter()
 server = MockServer().start()
 elapsed = time.perf_counter() - started
@@ -280,7 +280,8 @@ def contract_suite(runs: int) -> tuple[list[float], str]:
     times, summary = [], ""
     for _ in range(runs):
         started = time.perf_counter()
-        out = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "contract_tests",
+        out = subprocess.run([sys.executable, "-m", "pytest",
+                              "--pyargs", "envoy_events_kit.contract_tests",
                               "-q", "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True,
                              text=True, timeout=1800)
         times.append(time.perf_counter() - started)

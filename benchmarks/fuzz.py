@@ -18,8 +18,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from envoy_events_kit.mock_server import MockServer
+
 from envoy_events_kit import spec_path
-from mock_server import MockServer
 
 ADMIN = "dev-admin-acme-5d1f0c2b7a9e4c31"
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"

@@ -18,9 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import requests
-
-from contract_tests.strategies import valid
-from contract_tests.target import CONNECTION, SUBSCRIPTION, Identity
+from envoy_events_kit.contract_tests.strategies import valid
+from envoy_events_kit.contract_tests.target import CONNECTION, SUBSCRIPTION, Identity
 
 TOKEN_PATHS = (CONNECTION, SUBSCRIPTION)
 #: Seconds of clock difference tolerated between the suite and the server.

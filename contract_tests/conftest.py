@@ -1,7 +1,7 @@
 """Fixtures of the contract suite: the target, who the suite is, the rules' context.
 
-The options themselves are defined once in `contract_tests.plugin` (the pytest11 entry
-point, already loaded: it must not be listed in `pytest_plugins` again).
+The options themselves are defined once in `plugin.py` (the pytest11 entry point, already
+loaded: it must not be listed in `pytest_plugins` again).
 """
 
 from __future__ import annotations
@@ -10,11 +10,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from contract_tests import target as target_module
-from contract_tests.checks import Context
-from contract_tests.drift import DriftRecorder
-from contract_tests.target import PROVISION, Options, Target, TargetError, open_target
+from envoy_events_kit.contract_tests import target as target_module
+from envoy_events_kit.contract_tests.checks import Context
+from envoy_events_kit.contract_tests.drift import DriftRecorder
+from envoy_events_kit.contract_tests.target import (
+    PROVISION,
+    Options,
+    Target,
+    TargetError,
+    open_target,
+)
 
 #: Exit status of a run that could not reach a usable API (not "tests failed").
 UNREACHABLE_EXIT = 3

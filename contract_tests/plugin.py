@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from mock_server.handle import EventsMock
+    from envoy_events_kit.mock_server.handle import EventsMock
 
 #: The events_mock fixture's frozen instant: tokens are byte-stable across runs.
 DEFAULT_CLOCK = "2026-01-01T00:00:00Z"
@@ -103,9 +103,9 @@ def _unreachable(url: str) -> str | None:
 @pytest.fixture(scope="session")
 def events_mock_session(pytestconfig: pytest.Config) -> Iterator[EventsMock]:
     """One mock per session (per xdist worker); not reset between tests: use `events_mock`."""
-    from mock_server.config import ConfigError
-    from mock_server.fixtures import FixturesError
-    from mock_server.handle import EventsMock
+    from envoy_events_kit.mock_server.config import ConfigError
+    from envoy_events_kit.mock_server.fixtures import FixturesError
+    from envoy_events_kit.mock_server.handle import EventsMock
 
     try:
         mock = EventsMock.start(_mock_settings(pytestconfig))

@@ -28,7 +28,8 @@ def pytest_args(*, base_url: str | None = None, allow_destructive: bool = False,
     """The pytest command line for the suite (no secrets in it)."""
     # --assert=plain: the suite reports through rule messages, never bare asserts, and
     # rewriting the Schemathesis/Hypothesis plugins' modules costs seconds per start.
-    args = ["--pyargs", "contract_tests", "-p", "no:cacheprovider", "--assert=plain"]
+    args = ["--pyargs", "envoy_events_kit.contract_tests",
+            "-p", "no:cacheprovider", "--assert=plain"]
     if base_url:
         args += ["--events-base-url", base_url]
     if allow_destructive:

@@ -7,9 +7,9 @@ registered globally (checks go through `additional_checks=`).
 from __future__ import annotations
 
 import schemathesis
+from envoy_events_kit.contract_tests.target import CONFIGURED
 from schemathesis.config import CacheConfig
 
-from contract_tests.target import CONFIGURED
 from envoy_events_kit import spec_path
 
 OPERATION_PATHS = {

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import re
 
+from envoy_events_kit.contract_tests.target import Identity
 from hypothesis import Phase
 from hypothesis import strategies as st
-
-from contract_tests.target import Identity
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 NAMESPACE = re.compile(r"[a-z][a-z0-9_-]{1,31}")

@@ -14,8 +14,13 @@ import jwt
 import pytest
 import requests
 import yaml
+from envoy_events_kit.contract_tests.client import (
+    DEFAULT_RATE,
+    DEFAULT_TIMEOUT,
+    ThrottledSession,
+    parse_rate,
+)
 
-from contract_tests.client import DEFAULT_RATE, DEFAULT_TIMEOUT, ThrottledSession, parse_rate
 from envoy_events_kit import default_fixtures_path, spec_path
 
 DEFAULT_MAX_EXAMPLES = 25
@@ -247,7 +252,7 @@ def _learn_secret(target: Target) -> str | None:
         return target.options.jwt_secret
     if not target.is_mock:
         return None
-    from mock_server.config import DEV_SECRET
+    from envoy_events_kit.mock_server.config import DEV_SECRET
 
     if target.in_process:
         return DEV_SECRET
@@ -256,7 +261,7 @@ def _learn_secret(target: Target) -> str | None:
 
 
 def _start_in_process() -> tuple[Any, str]:
-    from mock_server import MockServer
+    from envoy_events_kit.mock_server import MockServer
 
     server = MockServer({"clock": "real"}).start()
     return server, server.url

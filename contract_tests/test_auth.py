@@ -4,9 +4,14 @@ and authentication comes first in the check order (401 before 400)."""
 from __future__ import annotations
 
 import pytest
-
-from contract_tests.checks import Context, Exchange, RuleBroken, check_all
-from contract_tests.target import CONNECTION, DEPROVISION, PROVISION, SUBSCRIPTION, Target
+from envoy_events_kit.contract_tests.checks import Context, Exchange, RuleBroken, check_all
+from envoy_events_kit.contract_tests.target import (
+    CONNECTION,
+    DEPROVISION,
+    PROVISION,
+    SUBSCRIPTION,
+    Target,
+)
 
 #: What a caller may send instead of valid credentials (None: no Authorization header).
 BAD_CREDENTIALS = {

@@ -4,12 +4,17 @@
 from __future__ import annotations
 
 import pytest
+from envoy_events_kit.contract_tests import strategies
+from envoy_events_kit.contract_tests.checks import Context, Exchange, RuleBroken, check_all
+from envoy_events_kit.contract_tests.target import (
+    CONFIGURED,
+    SUBSCRIPTION,
+    Identity,
+    Target,
+    semantic_examples,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from contract_tests import strategies
-from contract_tests.checks import Context, Exchange, RuleBroken, check_all
-from contract_tests.target import CONFIGURED, SUBSCRIPTION, Identity, Target, semantic_examples
 
 SETTINGS = settings(max_examples=semantic_examples(CONFIGURED), deadline=None, database=None,
                     suppress_health_check=list(HealthCheck), phases=strategies.NO_SHRINK)

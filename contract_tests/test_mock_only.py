@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import jwt
 import pytest
-
-from contract_tests.checks import Context, Exchange, RuleBroken, check_all
-from contract_tests.target import (
+from envoy_events_kit.contract_tests.checks import Context, Exchange, RuleBroken, check_all
+from envoy_events_kit.contract_tests.target import (
     CONNECTION,
     DEPROVISION,
     PROVISION,

@@ -4,11 +4,10 @@ data, all built-in checks plus the contract's own rules (`checks.py`)."""
 from __future__ import annotations
 
 import pytest
+from envoy_events_kit.contract_tests.checks import Context, schemathesis_checks
+from envoy_events_kit.contract_tests.spec import load_schema
+from envoy_events_kit.contract_tests.target import PROVISION, Target, bearer
 from hypothesis import HealthCheck, settings
-
-from contract_tests.checks import Context, schemathesis_checks
-from contract_tests.spec import load_schema
-from contract_tests.target import PROVISION, Target, bearer
 
 SCHEMA = load_schema()
 ADMIN_OPERATIONS = ("provisionEvents", "deprovisionEvents")

@@ -10,6 +10,17 @@ and the organisation is always provisioned again at the end.
 from __future__ import annotations
 
 import pytest
+from envoy_events_kit.contract_tests import strategies
+from envoy_events_kit.contract_tests.checks import Context, Exchange, RuleBroken, check_all
+from envoy_events_kit.contract_tests.spec import OPERATION_PATHS, load_schema
+from envoy_events_kit.contract_tests.target import (
+    CONFIGURED,
+    STATEFUL_STEPS,
+    Identity,
+    Target,
+    bearer,
+    stateful_examples,
+)
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -26,18 +37,6 @@ from schemathesis.checks import (
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
-)
-
-from contract_tests import strategies
-from contract_tests.checks import Context, Exchange, RuleBroken, check_all
-from contract_tests.spec import OPERATION_PATHS, load_schema
-from contract_tests.target import (
-    CONFIGURED,
-    STATEFUL_STEPS,
-    Identity,
-    Target,
-    bearer,
-    stateful_examples,
 )
 
 SCHEMA = load_schema()

@@ -64,7 +64,7 @@ def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, c
     /__mock__/ resets it, provisions organisations, creates principals, moves the clock,
     injects faults and shows the request journal (`envoy-events spec --control`).
     """
-    from mock_server.cli_support import run_mock
+    from envoy_events_kit.mock_server.cli_support import run_mock
 
     sys.exit(run_mock(host=host, port=port, fixtures_path=fixtures_path, secret=secret,
                       clock=clock, token_ttl=token_ttl, threads=threads, strict=strict,
@@ -114,7 +114,7 @@ def contract(base_url: str | None, token: str | None, admin_token: str | None,
              junit_xml: str | None, pytest_args: tuple[str, ...]) -> None:
     """Run the contract suite against BASE_URL (or the mock); extra arguments go to pytest.
     Exits 0 only when everything held."""
-    from contract_tests.runner import run
+    from envoy_events_kit.contract_tests.runner import run
 
     if base_url and not token:
         raise click.UsageError("--base-url needs --token (or ENVOY_EVENTS_TOKEN)")

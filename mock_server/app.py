@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from envoy_events_kit.mock_server import control_api, errors, events_api, persistence, strict
+from envoy_events_kit.mock_server import state as state_module
+from envoy_events_kit.mock_server.config import Settings
+from envoy_events_kit.mock_server.journal import Entry, redact
+from envoy_events_kit.mock_server.tokens import format_instant
 from flask import Flask, Response, abort, request
 from flask_cors import CORS
-
-from mock_server import control_api, errors, events_api, persistence, strict
-from mock_server import state as state_module
-from mock_server.config import Settings
-from mock_server.journal import Entry, redact
-from mock_server.tokens import format_instant
 
 CONTROL_PREFIX = "/__mock__"
 #: Browser apps served from any localhost port may call the mock.

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from envoy_events_kit.mock_server.errors import ApiError
+from envoy_events_kit.mock_server.model import Principal
+from envoy_events_kit.mock_server.store import Store
+from envoy_events_kit.mock_server.tokens import Clock
 from flask import request
-
-from mock_server.errors import ApiError
-from mock_server.model import Principal
-from mock_server.store import Store
-from mock_server.tokens import Clock
 
 REALM = 'Bearer realm="envoy-events"'
 

@@ -8,11 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
-
-from mock_server.config import ConfigError, Settings
-from mock_server.fixtures import FixturesError
-from mock_server.server import MockServer
-from mock_server.tokens import format_instant, parse_instant
+from envoy_events_kit.mock_server.config import ConfigError, Settings
+from envoy_events_kit.mock_server.fixtures import FixturesError
+from envoy_events_kit.mock_server.server import MockServer
+from envoy_events_kit.mock_server.tokens import format_instant, parse_instant
 
 
 def banner(server: MockServer) -> str:

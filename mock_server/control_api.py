@@ -6,14 +6,13 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from envoy_events_kit.mock_server.errors import ApiError, invalid_request
+from envoy_events_kit.mock_server.model import Organisation, Principal
+from envoy_events_kit.mock_server.responses import no_content
+from envoy_events_kit.mock_server.spec import first_error
+from envoy_events_kit.mock_server.state import MockState, current
+from envoy_events_kit.mock_server.tokens import format_instant, parse_instant
 from flask import Blueprint, Response, jsonify, request
-
-from mock_server.errors import ApiError, invalid_request
-from mock_server.model import Organisation, Principal
-from mock_server.responses import no_content
-from mock_server.spec import first_error
-from mock_server.state import MockState, current
-from mock_server.tokens import format_instant, parse_instant
 
 
 def _operation():

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from envoy_events_kit.mock_server.model import Organisation, Principal, WebhookEndpoint
+from envoy_events_kit.mock_server.spec import Spec, first_error
+from envoy_events_kit.mock_server.tokens import parse_instant
 from jsonschema import Draft202012Validator
-
-from mock_server.model import Organisation, Principal, WebhookEndpoint
-from mock_server.spec import Spec, first_error
-from mock_server.tokens import parse_instant
 
 _SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mock_server.config import Settings
-from mock_server.control_client import MockControl
-from mock_server.model import Principal
-from mock_server.server import MockServer
+from envoy_events_kit.mock_server.config import Settings
+from envoy_events_kit.mock_server.control_client import MockControl
+from envoy_events_kit.mock_server.model import Principal
+from envoy_events_kit.mock_server.server import MockServer
 
 
 class EventsMock(MockControl):

@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mock_server.config import ConfigError
-from mock_server.store import Store
+from envoy_events_kit.mock_server.config import ConfigError
+from envoy_events_kit.mock_server.store import Store
 
 FORMAT = "envoy-events-mock-state/1"
 

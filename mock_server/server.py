@@ -13,13 +13,12 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from envoy_events_kit.mock_server import waitress_errors
+from envoy_events_kit.mock_server.app import create_app
+from envoy_events_kit.mock_server.config import Settings
+from envoy_events_kit.mock_server.state import MockState
 from waitress import wasyncore
 from waitress.server import create_server
-
-from mock_server import waitress_errors
-from mock_server.app import create_app
-from mock_server.config import Settings
-from mock_server.state import MockState
 
 DEFAULT_THREADS = 8
 

@@ -6,15 +6,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from envoy_events_kit.mock_server import fixtures as fixtures_module
+from envoy_events_kit.mock_server.config import Settings
+from envoy_events_kit.mock_server.journal import Faults, Journal
+from envoy_events_kit.mock_server.spec import Spec
+from envoy_events_kit.mock_server.store import Store
+from envoy_events_kit.mock_server.tokens import Clock, Minter
 from flask import Flask, current_app
 
 from envoy_events_kit import control_spec_path, spec_path
-from mock_server import fixtures as fixtures_module
-from mock_server.config import Settings
-from mock_server.journal import Faults, Journal
-from mock_server.spec import Spec
-from mock_server.store import Store
-from mock_server.tokens import Clock, Minter
 
 _KEY = "envoy_events_mock"
 

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from mock_server.fixtures import Fixtures
-from mock_server.model import Organisation, Principal, WebhookEndpoint
+from envoy_events_kit.mock_server.fixtures import Fixtures
+from envoy_events_kit.mock_server.model import Organisation, Principal, WebhookEndpoint
 
 
 class Store:
@@ -21,7 +21,7 @@ class Store:
     def __init__(self, fixtures: Fixtures) -> None:
         self.fixtures = fixtures
         self._lock = threading.RLock()
-        #: Called with the store's lock held after every change (see `mock_server.persistence`).
+        #: Called with the store's lock held after every change (see `persistence`).
         self.on_change: Callable[[Store], None] | None = None
         self.reset()
 

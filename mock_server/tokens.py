@@ -13,9 +13,8 @@ from functools import lru_cache
 from typing import Any
 
 import jwt
+from envoy_events_kit.mock_server.model import Principal
 from jwt.algorithms import HMACAlgorithm
-
-from mock_server.model import Principal
 
 ALGORITHM = "HS256"
 HEADER = {"typ": "JWT"}  # PyJWT adds "alg" first: {"alg": "HS256", "typ": "JWT"}

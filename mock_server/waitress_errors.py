@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from envoy_events_kit.mock_server.errors import _HTTP_CODES
 from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
-
-from mock_server.errors import _HTTP_CODES
 
 #: waitress's own ceiling. Bodies between the API limit (64 KiB) and this are read in full,
 #: so the app answers its JSON 413 on a connection still in step with the client; only

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from mock_server import create_app
+from envoy_events_kit.mock_server import create_app
 
 ADMIN = "dev-admin-acme-5d1f0c2b7a9e4c31"
 READER = "dev-reader-acme-8b3e6f4a1c2d9e07"

@@ -7,12 +7,12 @@ import string
 
 import pytest
 import yaml
+from envoy_events_kit.mock_server import channels
+from envoy_events_kit.mock_server.model import Principal
 from hypothesis import given
 from hypothesis import strategies as st
 
 from envoy_events_kit import spec_path
-from mock_server import channels
-from mock_server.model import Principal
 
 NAMESPACES = {"shipments": "shipments:read", "orders": "orders:read"}
 CHANNEL_PATTERN = re.compile(

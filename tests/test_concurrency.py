@@ -12,8 +12,8 @@ import threading
 
 import pytest
 import requests
+from envoy_events_kit.mock_server import MockServer
 
-from mock_server import MockServer
 from tests.conftest import ACME, ADA, ADMIN, bearer
 
 ROUNDS = 60

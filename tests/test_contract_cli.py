@@ -12,7 +12,7 @@ from broken_servers.base import EXPIRED, Broken
 from conftest import ADMIN
 from werkzeug.wrappers import Response
 
-UNREACHABLE_EXIT = 3  # contract_tests.conftest.UNREACHABLE_EXIT
+UNREACHABLE_EXIT = 3  # envoy_events_kit.contract_tests.conftest.UNREACHABLE_EXIT
 SECRET_TOKEN = "dev-wrong-0123456789abcdef-do-not-print"
 
 
@@ -44,7 +44,7 @@ def not_the_api():
 
 @pytest.fixture(scope="module")
 def mock_url():
-    from mock_server import MockServer
+    from envoy_events_kit.mock_server import MockServer
 
     with MockServer() as server:
         yield server.url
@@ -61,7 +61,7 @@ class HideControlApi(Broken):
 
 def test_a_deployment_gets_only_safe_tests() -> None:
     """No control API: mock-only tests skipped; no provisioning without the flag."""
-    from mock_server import create_app
+    from envoy_events_kit.mock_server import create_app
 
     served = serve(HideControlApi(create_app()))
     try:

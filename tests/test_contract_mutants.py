@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import pytest
 from broken_servers import MUTANTS, serve
 from broken_servers.base import ADMIN, DEV_SECRET, EXPIRED, Broken
-
-from mock_server import create_app
+from envoy_events_kit.mock_server import create_app
 
 MAX_EXAMPLES = 10
 WORKERS = 2

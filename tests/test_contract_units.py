@@ -13,13 +13,13 @@ import pytest
 import requests
 import yaml
 from conftest import ACME, ADA, GLOBEX, RITA
+from envoy_events_kit.contract_tests import client, runner, strategies
+from envoy_events_kit.contract_tests.checks import RULES, Context, Exchange, RuleBroken, check_all
+from envoy_events_kit.contract_tests.drift import DriftRecorder, assumptions
+from envoy_events_kit.contract_tests.target import Identity
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contract_tests import client, runner, strategies
-from contract_tests.checks import RULES, Context, Exchange, RuleBroken, check_all
-from contract_tests.drift import DriftRecorder, assumptions
-from contract_tests.target import Identity
 from envoy_events_kit import spec_path
 
 SECRET = "x" * 32
@@ -110,7 +110,7 @@ GOOD_CONN = {"sub": ADA, "channels": list(ME.channels), "iat": NOW, "exp": NOW +
 
 
 def test_good_tokens_keep_every_rule(monkeypatch) -> None:
-    monkeypatch.setattr("contract_tests.checks.time.time", lambda: NOW)
+    monkeypatch.setattr("envoy_events_kit.contract_tests.checks.time.time", lambda: NOW)
     check_all(token_exchange(GOOD_SUB, channel=GOOD_SUB["channel"]), CTX)
     check_all(token_exchange(GOOD_CONN, path="/events/connection_token"), CTX)
 
@@ -136,7 +136,7 @@ def test_good_tokens_keep_every_rule(monkeypatch) -> None:
 ])
 def test_each_token_rule_catches_its_violation(monkeypatch, rule, claims, path,
                                                algorithm) -> None:
-    monkeypatch.setattr("contract_tests.checks.time.time", lambda: NOW)
+    monkeypatch.setattr("envoy_events_kit.contract_tests.checks.time.time", lambda: NOW)
     with pytest.raises(RuleBroken, match=f"^rule {rule}:"):
         RULES[rule](token_exchange(claims, path, GOOD_SUB["channel"], algorithm), CTX)
 
@@ -198,7 +198,7 @@ def test_drift_status() -> None:
 def test_runner_keeps_secrets_off_the_command_line() -> None:
     args = runner.pytest_args(base_url="http://x", allow_destructive=True, max_examples=3,
                               rate_limit="5/s", timeout=2.0, junit_xml="r.xml", extra=["-q"])
-    assert args[:2] == ["--pyargs", "contract_tests"] and args[-1] == "-q"
+    assert args[:2] == ["--pyargs", "envoy_events_kit.contract_tests"] and args[-1] == "-q"
     assert {"--events-allow-destructive", "--events-base-url", "--junit-xml"} <= set(args)
     env = runner.secret_env({"token": "T", "admin_token": None, "expired_token": "E",
                              "jwt_secret": "S"})

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from envoy_events_kit.mock_server import create_app
+from envoy_events_kit.mock_server.fixtures import FixturesError, load
+from envoy_events_kit.mock_server.spec import Spec
 
 from envoy_events_kit import default_fixtures_path, spec_path
-from mock_server import create_app
-from mock_server.fixtures import FixturesError, load
-from mock_server.spec import Spec
 from tests.conftest import bearer
 
 SPEC = Spec(spec_path())

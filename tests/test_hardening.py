@@ -9,8 +9,8 @@ import re
 import socket
 
 import pytest
+from envoy_events_kit.mock_server import MockServer
 
-from mock_server import MockServer
 from tests.conftest import ACME, ADMIN
 
 AUTH = f"Authorization: Bearer {ADMIN}\r\n".encode()

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import requests
 from click.testing import CliRunner
+from envoy_events_kit.mock_server import MockServer
 
 from envoy_events_kit import control_spec_path, spec_path
 from envoy_events_kit.cli import main
-from mock_server import MockServer
 from tests.conftest import ACME, ADMIN
 
 BROWSER_APP = "http://localhost:5173"

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import requests
 from click.testing import CliRunner
+from envoy_events_kit.mock_server import create_app
+from envoy_events_kit.mock_server.config import ConfigError
 
 from envoy_events_kit.cli import main
-from mock_server import create_app
-from mock_server.config import ConfigError
 from tests.cli_mock import free_port, spawn_mock
 from tests.conftest import ACME, ADA, ADMIN, GLOBEX, bearer
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import jwt
 import pytest
 import yaml
+from envoy_events_kit.mock_server import MockServer
 
 from envoy_events_kit import default_fixtures_path
-from mock_server import MockServer
 from tests.conftest import ACME, ADA, ADMIN, FROZEN_AT, GLOBEX
 
 pytest_plugins = ["pytester"]
@@ -259,8 +259,9 @@ def test_help_lists_options_and_ini_keys(pytester):
 
 
 def test_importing_the_plugin_loads_nothing_heavy():
-    code = ("import sys, contract_tests.plugin; "
-            "print(sorted(m for m in ('mock_server', 'flask', 'schemathesis', 'hypothesis', "
+    code = ("import sys, envoy_events_kit.contract_tests.plugin; "
+            "print(sorted(m for m in ('envoy_events_kit.mock_server', 'flask', 'schemathesis', "
+            "'hypothesis', "
             "'requests', 'jsonschema', 'waitress') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

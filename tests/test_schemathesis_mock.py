@@ -6,10 +6,10 @@ machine. Strict mode makes the mock raise if it ever answers outside its own spe
 from __future__ import annotations
 
 import schemathesis
+from envoy_events_kit.mock_server import create_app
 from hypothesis import HealthCheck, settings
 
 from envoy_events_kit import spec_path
-from mock_server import create_app
 from tests.conftest import ADMIN
 
 APP = create_app({"strict": True, "clock": "real"})  # real clock: `exp` is in the future

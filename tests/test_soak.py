@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 import requests
+from envoy_events_kit.mock_server.spec import Spec, first_error
 
 from envoy_events_kit import control_spec_path, spec_path
-from mock_server.spec import Spec, first_error
 from tests.cli_mock import spawn_mock
 from tests.conftest import ACME, ADMIN, GLOBEX, READER, bearer
 

@@ -4,11 +4,11 @@ exactly those of jsonschema resolving the same refs through its registry."""
 from __future__ import annotations
 
 import pytest
+from envoy_events_kit.mock_server.spec import Spec, first_error
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from envoy_events_kit import control_spec_path, spec_path
-from mock_server.spec import Spec, first_error
 
 SPECS = [Spec(spec_path()), Spec(control_spec_path())]
 SCHEMAS = [(spec, f"#/components/schemas/{name}")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from envoy_events_kit.mock_server import create_app, events_api
+from envoy_events_kit.mock_server.errors import ApiError
+from envoy_events_kit.mock_server.strict import ContractViolation
 from flask import Response
 
-from mock_server import create_app, events_api
-from mock_server.errors import ApiError
-from mock_server.strict import ContractViolation
 from tests.conftest import ADMIN, bearer
 
 

@@ -7,9 +7,9 @@ import json
 
 import jwt
 import pytest
+from envoy_events_kit.mock_server import create_app
+from envoy_events_kit.mock_server.config import DEV_SECRET, ConfigError, Settings
 
-from mock_server import create_app
-from mock_server.config import DEV_SECRET, ConfigError, Settings
 from tests.conftest import ACME, ADA, ADMIN, FROZEN_AT, READER, RITA, bearer
 
 FROZEN_TS = 1767225600  # 2026-01-01T00:00:00Z

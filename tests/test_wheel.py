@@ -23,8 +23,8 @@ from tests.conftest import ADMIN
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = {"envoy_events_kit/openapi/events.yaml", "envoy_events_kit/openapi/mock-control.yaml",
-           "envoy_events_kit/fixtures/default.yaml", "contract_tests/plugin.py",
-           "mock_server/control_client.py"}
+           "envoy_events_kit/fixtures/default.yaml", "envoy_events_kit/contract_tests/plugin.py",
+           "envoy_events_kit/mock_server/control_client.py"}
 
 
 def _env() -> dict[str, str]:
@@ -66,7 +66,8 @@ def test_the_wheel_carries_the_contract_fixtures_and_entry_points(wheel):
         entry_points = next(archive.read(n).decode() for n in names
                             if n.endswith(".dist-info/entry_points.txt"))
     assert names >= BUNDLED
-    assert "envoy_events = contract_tests.plugin" in entry_points.split("[pytest11]")[1]
+    pytest11 = entry_points.split("[pytest11]")[1]
+    assert "envoy_events = envoy_events_kit.contract_tests.plugin" in pytest11
     assert "envoy-events = envoy_events_kit.cli:main" in entry_points
 
 

@@ -1,7 +1,7 @@
 """Broken servers, each breaking exactly one rule of the contract.
 
 `expect` lists what the suite's output must contain for the kill to count: the name of the
-broken rule (a `rule <name>` of contract_tests.checks/tests, or a Schemathesis check).
+broken rule (a `rule <name>` of the contract suite's checks/tests, or a Schemathesis check).
 """
 
 from __future__ import annotations
