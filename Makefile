@@ -6,8 +6,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 MOCK_ARGS ?=
 PYTEST_ARGS ?=
+REALTIME ?=
 
-.PHONY: install mock test lint fmt clean bench-deps bench bench-prism fuzz
+.PHONY: install mock stand-in realtime test lint fmt clean bench-deps bench bench-prism fuzz
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -19,10 +20,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the kit (editable) with test and dev tools
 
-mock: $(STAMP)  ## serve the mock on http://127.0.0.1:8080
+mock: $(STAMP)  ## serve the mock on http://127.0.0.1:8080 (REALTIME=1: with Centrifugo too)
+ifneq ($(REALTIME),)
+	@$(MAKE) --no-print-directory realtime
+	$(BIN)/envoy-events mock --realtime $(MOCK_ARGS)
+else
 	$(BIN)/envoy-events mock $(MOCK_ARGS)
+endif
 
-test: lint  ## lint, then run the whole test suite
+stand-in:  ## the mock and a real Centrifugo fed by it (builds Centrifugo on first use)
+	@$(MAKE) --no-print-directory mock REALTIME=1
+
+# The pinned Centrifugo, built with Go into the user's cache (minutes once, then seconds).
+realtime: $(STAMP)  ## install the realtime server the stand-in and the realtime tests run
+	@$(BIN)/envoy-events realtime path >/dev/null 2>&1 || $(BIN)/envoy-events realtime install
+
+test: lint realtime  ## lint, then run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -49,8 +49,17 @@ def main() -> None:
 @click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Keep provisioned organisations, created principals and webhook endpoints "
                    "in this JSON file across restarts (written atomically on every change).")
+@click.option("--realtime", is_flag=True,
+              help="Also run a real Centrifugo (the realtime server the tokens are for) on a "
+                   "free loopback port, fed by POST /__mock__/events; the banner shows its "
+                   "WebSocket URL. Needs the binary: `envoy-events realtime install`.")
+@click.option("--centrifugo", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
+              envvar="ENVOY_EVENTS_CENTRIFUGO", show_envvar=True,
+              help="Centrifugo binary for --realtime (default: `centrifugo` on PATH if it is "
+                   "the pinned version, else the kit's cache).")
 def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, clock: str,
-         token_ttl: int, threads: int, strict: bool, state_file: Path | None) -> None:
+         token_ttl: int, threads: int, strict: bool, state_file: Path | None,
+         realtime: bool, centrifugo: Path | None) -> None:
     """Serve the stateful mock (waitress) until Ctrl-C or SIGTERM.
 
     It answers the four /events/ operations as the contract says (401, 400, 403, 409,
@@ -68,7 +77,37 @@ def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, c
 
     sys.exit(run_mock(host=host, port=port, fixtures_path=fixtures_path, secret=secret,
                       clock=clock, token_ttl=token_ttl, threads=threads, strict=strict,
-                      state_file=state_file))
+                      state_file=state_file, realtime=realtime, centrifugo=centrifugo))
+
+
+@main.group(short_help="Install or locate the realtime server (Centrifugo).")
+def realtime() -> None:
+    """The realtime stand-in is a real Centrifugo, pinned to one version and built from
+    source with Go into the kit's cache directory."""
+
+
+@realtime.command("install", short_help="Build the pinned Centrifugo with `go install`.")
+@click.option("--force", is_flag=True, help="Build again even if it is installed.")
+def realtime_install(force: bool) -> None:
+    """Build the pinned Centrifugo into the user's cache directory (needs Go; minutes the
+    first time, seconds once Go's caches are warm). Prints the binary's path."""
+    from envoy_events_kit.mock_server.realtime.install import RealtimeUnavailable, install
+
+    try:
+        install(force=force, echo=click.echo)
+    except RealtimeUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@realtime.command("path", short_help="Print the Centrifugo binary --realtime would run.")
+def realtime_path() -> None:
+    """Print the binary `envoy-events mock --realtime` would run (exit 1 if none)."""
+    from envoy_events_kit.mock_server.realtime.install import RealtimeUnavailable, find_binary
+
+    try:
+        click.echo(str(find_binary()))
+    except RealtimeUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command(short_help="Print the path of the bundled OpenAPI spec.")

@@ -10,6 +10,8 @@ from pathlib import Path
 import click
 from envoy_events_kit.mock_server.config import ConfigError, Settings
 from envoy_events_kit.mock_server.fixtures import FixturesError
+from envoy_events_kit.mock_server.realtime.install import RealtimeUnavailable
+from envoy_events_kit.mock_server.realtime.process import RealtimeError
 from envoy_events_kit.mock_server.server import MockServer
 from envoy_events_kit.mock_server.tokens import format_instant, parse_instant
 
@@ -31,6 +33,11 @@ def banner(server: MockServer) -> str:
         lines += ["", "Try:",
                   f"  curl -s -H 'Authorization: Bearer {sample.token}' "
                   f"{server.url}/events/connection_token"]
+    if state.realtime is not None:
+        lines += ["", f"Realtime (Centrifugo {state.realtime.describe()['centrifugo_version']}): "
+                      f"{state.realtime.websocket_url}",
+                  "  connect with a connection token; publish with "
+                  f"POST {server.url}/__mock__/events"]
     lines += ["", "Control API: " + server.url + "/__mock__/state   Ctrl-C stops."]
     return "\n".join(lines)
 
@@ -50,7 +57,8 @@ def _listen_problem(exc: OSError | ValueError) -> str:
 
 def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | None,
              clock: str, token_ttl: int, threads: int, strict: bool,
-             state_file: Path | None = None) -> int:
+             state_file: Path | None = None, realtime: bool = False,
+             centrifugo: Path | None = None) -> int:
     """Run in the foreground; one-line errors instead of tracebacks. Returns the exit status."""
     if clock != "real":
         try:
@@ -61,7 +69,7 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
             return 2
     try:
         settings = replace(Settings(), clock=clock, token_ttl=token_ttl, strict=strict,
-                           state_file=state_file)
+                           state_file=state_file, realtime=realtime, centrifugo=centrifugo)
         if fixtures_path is not None:
             settings = replace(settings, fixtures_path=fixtures_path)
         if secret is not None:
@@ -74,6 +82,13 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
     except (OSError, ValueError) as exc:
         click.echo(f"error: cannot listen on {host}:{port}: {_listen_problem(exc)}", err=True)
         return 2
-    server.serve_forever(on_ready=lambda s: click.echo(banner(s), nl=True))
+    try:
+        server.serve_forever(on_ready=lambda s: click.echo(banner(s), nl=True))
+    except (RealtimeUnavailable, RealtimeError) as exc:
+        click.echo(f"error: --realtime: {exc}", err=True)
+        return 2
+    if server.failure:
+        click.echo(f"error: {server.failure}; the mock stopped too.", err=True)
+        return 1
     click.echo("envoy-events mock stopped.")
     return 0

@@ -30,6 +30,14 @@ class Settings:
     state_file: Path | None = None
     max_body_bytes: int = 64 * 1024
     journal_size: int = 10_000
+    #: Feeds every generated id and secret (events, webhook secrets), so that a run with a
+    #: frozen clock produces the same ones every time.
+    seed: str = "envoy-events-kit"
+    #: Run a real Centrifugo next to the mock (`--realtime`), found as `realtime.find_binary`
+    #: says unless `centrifugo` names the binary; port 0 picks a free one.
+    realtime: bool = False
+    centrifugo: Path | None = None
+    realtime_port: int = 0
 
     def __post_init__(self) -> None:
         if len(self.secret.encode()) < MIN_SECRET_BYTES:
@@ -39,3 +47,5 @@ class Settings:
         object.__setattr__(self, "fixtures_path", Path(self.fixtures_path))
         if self.state_file is not None:
             object.__setattr__(self, "state_file", Path(self.state_file))
+        if self.centrifugo is not None:
+            object.__setattr__(self, "centrifugo", Path(self.centrifugo))

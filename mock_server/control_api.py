@@ -69,13 +69,14 @@ def reset_mock() -> Response:
 def get_mock_state() -> Response:
     state = current()
     return jsonify(organisations=[_org_json(o) for o in state.store.organisations()],
-                   clock=state.clock.describe())
+                   clock=state.clock.describe(),
+                   realtime=state.realtime.describe() if state.realtime else None)
 
 
 def put_organisation(org_id: str) -> Response:
     _checked_path(org_id=org_id)
     body = _checked_body()
-    return jsonify(_org_json(current().store.set_provisioned(org_id, body["provisioned"])))
+    return jsonify(_org_json(current().set_provisioned(org_id, body["provisioned"])))
 
 
 def list_webhook_endpoints(org_id: str) -> Response:
@@ -148,6 +149,20 @@ def inject_fault(operation_id: str) -> Response:
     return no_content()
 
 
+def publish_event() -> Response:
+    body = _checked_body()
+    published = current().events.publish(
+        body["type"], body["data"], channel=body.get("channel"),
+        organisation=body.get("organisation"), namespace=body.get("namespace"))
+    response = jsonify(published.as_json())
+    response.status_code = 201
+    return response
+
+
+def list_events() -> Response:
+    return jsonify(events=current().events.history())
+
+
 def clear_faults() -> Response:
     current().faults.clear()
     return no_content()
@@ -167,6 +182,8 @@ HANDLERS = {
     "clearJournal": clear_journal,
     "injectFault": inject_fault,
     "clearFaults": clear_faults,
+    "publishEvent": publish_event,
+    "listEvents": list_events,
 }
 
 

@@ -114,7 +114,7 @@ def deprovision_events() -> Response:
     state = current()
     principal = authenticate(state.store, state.clock)
     _require_admin(state, principal)
-    state.store.set_provisioned(principal.org_id, False)
+    state.set_provisioned(principal.org_id, False)
     return no_content()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,7 @@ class Fixtures:
     namespaces: dict[str, str]  # namespace -> scope that grants it
     organisations: dict[str, Organisation]
     principals: dict[str, Principal]  # bearer token -> principal
+    users: dict[str, str] = field(default_factory=dict)  # user id -> organisation id
 
     def fresh_organisations(self) -> dict[str, Organisation]:
         """Copies the store may mutate without touching the fixtures."""
@@ -168,4 +169,5 @@ def _build(path: Path, data: dict[str, Any], spec: Spec) -> Fixtures:
         namespaces=namespaces,
         organisations=organisations,
         principals=principals,
+        users=users,
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -34,6 +35,8 @@ class MockServer:
         self.threads = threads
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        #: Why the mock stopped on its own (the realtime stand-in died), else None.
+        self.failure: str | None = None
 
     @property
     def state(self) -> MockState:
@@ -62,6 +65,11 @@ class MockServer:
         """Serve in a daemon thread; returns once the port accepts connections."""
         if self._server is None:
             self.bind()
+        try:
+            self.state.start_realtime(self.host, on_exit=self._record_failure)
+        except Exception:
+            self._shutdown()
+            raise
         self._thread = threading.Thread(target=self._server.run, name="envoy-events-mock",
                                         daemon=True)
         self._thread.start()
@@ -71,6 +79,11 @@ class MockServer:
         """Serve in this thread until SIGTERM or Ctrl-C; in-flight requests finish first."""
         if self._server is None:
             self.bind()
+        try:
+            self.state.start_realtime(self.host, on_exit=self._fail_and_stop)
+        except Exception:
+            self._shutdown()
+            raise
         if on_ready:
             on_ready(self)
         # Everything built so far (modules, spec, validators, app) lives as long as the
@@ -90,10 +103,12 @@ class MockServer:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self._shutdown()
+            self.state.stop_realtime()
 
     def stop(self) -> None:
         """Stop serving, finish in-flight requests, close every socket, join the thread."""
         server, thread = self._server, self._thread
+        self.state.stop_realtime()
         if server is None:
             return
         if thread is None or not thread.is_alive():
@@ -107,6 +122,14 @@ class MockServer:
         thread.join(timeout=5)
         self._thread = None
         self._shutdown()  # no-op unless the loop had already closed its trigger
+
+    def _record_failure(self, message: str) -> None:
+        self.failure = message
+
+    def _fail_and_stop(self, message: str) -> None:
+        """In the foreground: a dead realtime stand-in stops the mock too (no half stand-in)."""
+        self.failure = message
+        os.kill(os.getpid(), signal.SIGTERM)
 
     def reset(self) -> None:
         """Back to the fixtures (state, clock, journal, faults)."""

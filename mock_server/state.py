@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from envoy_events_kit.mock_server import fixtures as fixtures_module
 from envoy_events_kit.mock_server.config import Settings
+from envoy_events_kit.mock_server.events import EventBus
 from envoy_events_kit.mock_server.journal import Faults, Journal
 from envoy_events_kit.mock_server.spec import Spec
 from envoy_events_kit.mock_server.store import Store
@@ -30,13 +33,47 @@ class MockState:
     minter: Minter
     journal: Journal
     faults: Faults
+    events: EventBus
+    #: The running Centrifugo stand-in (`--realtime`), else None.
+    realtime: Any = None
 
     def reset(self) -> None:
-        """Back to the fixtures: state, clock, journal and faults."""
+        """Back to the fixtures: state, clock, journal, faults and published events."""
         self.store.reset()
         self.clock.set(self.settings.clock)
         self.journal.clear()
         self.faults.clear()
+        self.events.reset()
+
+    def set_provisioned(self, org_id: str, provisioned: bool) -> Any:
+        """(De)provision; deprovisioning also tells every event sink (realtime disconnects
+        the organisation's users, webhooks cancel what is still on its way)."""
+        org = self.store.set_provisioned(org_id, provisioned)
+        if not provisioned:
+            self.events.organisation_off(org_id)
+        return org
+
+    def start_realtime(self, host: str = "127.0.0.1",
+                       on_exit: Callable[[str], None] | None = None) -> None:
+        """Start Centrifugo and route events to it (RealtimeUnavailable, RealtimeError)."""
+        if not self.settings.realtime or self.realtime is not None:
+            return
+        from envoy_events_kit.mock_server.realtime.standin import RealtimeStandIn, check_clock
+
+        check_clock(self.clock, self.settings.token_ttl)
+        standin = RealtimeStandIn(
+            secret=self.settings.secret, namespaces=list(self.fixtures.namespaces),
+            binary=self.settings.centrifugo, host=host, port=self.settings.realtime_port,
+            on_exit=on_exit)
+        standin.start()
+        self.realtime = standin
+        self.events.add_sink(standin.publisher)
+
+    def stop_realtime(self) -> None:
+        standin, self.realtime = self.realtime, None
+        if standin is not None:
+            self.events.remove_sink(standin.publisher)
+            standin.stop()
 
 
 @lru_cache(maxsize=8)
@@ -55,16 +92,18 @@ def build(settings: Settings) -> MockState:
     spec = load_spec(spec_path())
     fixtures = fixtures_module.load(settings.fixtures_path, spec)
     clock = Clock(settings.clock)
+    store = Store(fixtures)
     return MockState(
         settings=settings,
         spec=spec,
         control_spec=load_spec(control_spec_path()),
         fixtures=fixtures,
-        store=Store(fixtures),
+        store=store,
         clock=clock,
         minter=Minter(settings.secret, settings.token_ttl, clock),
         journal=Journal(settings.journal_size),
         faults=Faults(),
+        events=EventBus(spec, store, clock, settings.seed),
     )
 
 

@@ -83,6 +83,13 @@ class Store:
     def principal(self, token: str) -> Principal | None:
         return self._principals.get(token)
 
+    def user_ids(self, org_id: str) -> list[str]:
+        """Every user of the organisation the mock knows (fixtures and created principals)."""
+        with self._lock:
+            users = {p.user_id for p in self._principals.values() if p.org_id == org_id}
+        users |= {u for u, org in self.fixtures.users.items() if org == org_id}
+        return sorted(users)
+
     def add_principal(self, org_id: str, user_id: str, scopes: Iterable[str],
                       expires_at: datetime | None = None, name: str | None = None) -> Principal:
         """Create a principal (and its organisation if new) with a predictable token."""
