@@ -57,9 +57,11 @@ def main() -> None:
               envvar="ENVOY_EVENTS_CENTRIFUGO", show_envvar=True,
               help="Centrifugo binary for --realtime (default: `centrifugo` on PATH if it is "
                    "the pinned version, else the kit's cache).")
+@click.option("--realtime-port", default=0, show_default=True, type=click.IntRange(0, 65535),
+              help="Port of the realtime server with --realtime (0: any free one).")
 def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, clock: str,
          token_ttl: int, threads: int, strict: bool, state_file: Path | None,
-         realtime: bool, centrifugo: Path | None) -> None:
+         realtime: bool, centrifugo: Path | None, realtime_port: int) -> None:
     """Serve the stateful mock (waitress) until Ctrl-C or SIGTERM.
 
     It answers the four /events/ operations as the contract says (401, 400, 403, 409,
@@ -77,7 +79,8 @@ def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, c
 
     sys.exit(run_mock(host=host, port=port, fixtures_path=fixtures_path, secret=secret,
                       clock=clock, token_ttl=token_ttl, threads=threads, strict=strict,
-                      state_file=state_file, realtime=realtime, centrifugo=centrifugo))
+                      state_file=state_file, realtime=realtime, centrifugo=centrifugo,
+                      realtime_port=realtime_port))
 
 
 @main.group(short_help="Install or locate the realtime server (Centrifugo).")

@@ -58,7 +58,7 @@ def _listen_problem(exc: OSError | ValueError) -> str:
 def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | None,
              clock: str, token_ttl: int, threads: int, strict: bool,
              state_file: Path | None = None, realtime: bool = False,
-             centrifugo: Path | None = None) -> int:
+             centrifugo: Path | None = None, realtime_port: int = 0) -> int:
     """Run in the foreground; one-line errors instead of tracebacks. Returns the exit status."""
     if clock != "real":
         try:
@@ -69,7 +69,8 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
             return 2
     try:
         settings = replace(Settings(), clock=clock, token_ttl=token_ttl, strict=strict,
-                           state_file=state_file, realtime=realtime, centrifugo=centrifugo)
+                           state_file=state_file, realtime=realtime, centrifugo=centrifugo,
+                           realtime_port=realtime_port)
         if fixtures_path is not None:
             settings = replace(settings, fixtures_path=fixtures_path)
         if secret is not None:
