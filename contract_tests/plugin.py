@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from envoy_events_kit.mock_server.handle import EventsMock
+    from envoy_events_kit.mock_server.handle import EventsMock, EventsRealtime
 
 #: The events_mock fixture's frozen instant: tokens are byte-stable across runs.
 DEFAULT_CLOCK = "2026-01-01T00:00:00Z"
@@ -122,6 +122,30 @@ def events_mock(events_mock_session: EventsMock) -> EventsMock:
     """The session's mock, reset to its fixtures before this test."""
     events_mock_session.reset()
     return events_mock_session
+
+
+@pytest.fixture(scope="session")
+def events_realtime_session(pytestconfig: pytest.Config) -> Iterator[EventsRealtime]:
+    """A mock with a real Centrifugo beside it, one per session (per xdist worker). Its clock
+    is real: Centrifugo judges token expiry by the real time."""
+    from envoy_events_kit.mock_server.handle import EventsRealtime
+    from envoy_events_kit.mock_server.realtime import RealtimeUnavailable, find_binary
+
+    try:
+        find_binary()
+    except RealtimeUnavailable as exc:
+        pytest.skip(f"realtime stand-in unavailable: {exc}")
+    settings = {**_mock_settings(pytestconfig), "clock": "real", "realtime": True}
+    with EventsRealtime.start(settings) as mock:
+        yield mock
+
+
+@pytest.fixture
+def events_realtime(events_realtime_session: EventsRealtime) -> EventsRealtime:
+    """The session's realtime stand-in, reset to its fixtures before this test:
+    `websocket_url`, `publish(...)`, `await connect("admin")`, `await subscribe(...)`."""
+    events_realtime_session.reset()
+    return events_realtime_session
 
 
 @pytest.fixture

@@ -117,6 +117,23 @@ class MockControl:
     def real_clock(self) -> dict[str, str]:
         return self._call("PUT", "/clock", {"mode": "real"})
 
+    # -- events -----------------------------------------------------------------------
+    def publish(self, type: str, data: dict[str, Any], *, channel: str | None = None,
+                organisation: str | None = None, namespace: str | None = None,
+                ) -> dict[str, Any]:
+        """Publish an event (realtime clients and webhook endpoints get it); returns the
+        event and where it went. Give `channel`, or `organisation` (+ `namespace`)."""
+        body: dict[str, Any] = {"type": type, "data": data}
+        for key, value in (("channel", channel), ("organisation", organisation),
+                           ("namespace", namespace)):
+            if value is not None:
+                body[key] = value
+        return self._call("POST", "/events", body)
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event published since the last reset, oldest first."""
+        return self._call("GET", "/events")["events"]
+
     # -- faults -----------------------------------------------------------------------
     def inject_fault(self, operation_id: str, status: int | None = None, *,
                      latency_ms: int | None = None, times: int = 1) -> None:

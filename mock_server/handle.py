@@ -50,3 +50,48 @@ class EventsMock(MockControl):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class EventsRealtime(EventsMock):
+    """An `EventsMock` with the realtime stand-in (a real Centrifugo) next to it.
+
+    `await connect("admin")` gives a connected `centrifuge-python` client of that fixture
+    principal (fresh tokens from the mock through `get_token`) and a watcher of what it sees.
+    """
+
+    @property
+    def websocket_url(self) -> str:
+        return self.server.state.realtime.websocket_url
+
+    def token(self, name: str = "admin", channel: str | None = None) -> str:
+        """A connection token (or, with `channel`, a subscription token) of a principal."""
+        path = "/events/subscription_token" if channel else "/events/connection_token"
+        response = self._session.get(self.url + path, headers=self.headers(name),
+                                    params={"channel": channel} if channel else None,
+                                    timeout=10)
+        response.raise_for_status()
+        return response.json()["token"]
+
+    async def connect(self, name: str = "admin") -> tuple[Any, Any]:
+        """(client, watcher): connected, its server-side subscriptions in
+        `watcher.server_subscriptions`, publications awaited with `watcher.next_publication()`."""
+        import asyncio
+
+        from envoy_events_kit.mock_server.realtime import testing
+
+        async def get_token() -> str:
+            return await asyncio.to_thread(self.token, name)
+
+        return await testing.connect(self.websocket_url, get_token=get_token)
+
+    async def subscribe(self, client: Any, channel: str, name: str = "admin") -> tuple[Any, Any]:
+        """Subscribe client-side with the mock's subscription token (for `#` channels:
+        organisation channels are server-side subscriptions already)."""
+        import asyncio
+
+        from envoy_events_kit.mock_server.realtime import testing
+
+        async def get_token(ch: str) -> str:
+            return await asyncio.to_thread(self.token, name, ch)
+
+        return await testing.subscribe(client, channel, get_token=get_token)
