@@ -8,7 +8,7 @@ MOCK_ARGS ?=
 PYTEST_ARGS ?=
 REALTIME ?=
 
-.PHONY: install mock stand-in realtime test lint fmt clean bench-deps bench bench-prism fuzz
+.PHONY: install mock stand-in realtime realtime-js test lint fmt clean bench-deps bench bench-prism fuzz
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -35,7 +35,16 @@ stand-in:  ## the mock and a real Centrifugo fed by it (builds Centrifugo on fir
 realtime: $(STAMP)  ## install the realtime server the stand-in and the realtime tests run
 	@$(BIN)/envoy-events realtime path >/dev/null 2>&1 || $(BIN)/envoy-events realtime install
 
-test: lint realtime  ## lint, then run the whole test suite
+# The npm `centrifuge` client the realtime tests drive with Node's own test runner.
+REALTIME_JS := tests/realtime_js
+$(REALTIME_JS)/node_modules/.installed: $(REALTIME_JS)/package-lock.json
+	@command -v npm >/dev/null || { echo "the realtime tests need Node.js (>= 20) and npm"; exit 2; }
+	npm ci --prefix $(REALTIME_JS) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+realtime-js: $(REALTIME_JS)/node_modules/.installed  ## install the npm client the realtime tests run
+
+test: lint realtime realtime-js  ## lint, then run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -11,26 +11,19 @@ import jwt
 import pytest
 import requests
 from envoy_events_kit.mock_server import MockServer
-from envoy_events_kit.mock_server.realtime import RealtimeUnavailable, find_binary
 from envoy_events_kit.mock_server.realtime.publisher import DEPROVISIONED_CODE
 
 from tests.conftest import ACME, ADA, ADMIN, GLOBEX, GRACE, OTHER_ORG, READER, RITA, bearer
+from tests.realtime_parts import centrifugo_or_skip
 
 testing = pytest.importorskip("envoy_events_kit.mock_server.realtime.testing")
 
 SHIPMENT = {"id": "shp_2iFmwXASMpS3l4IZsauPs8I1eOv", "status": "out_for_delivery"}
 
 
-def _binary_or_skip() -> None:
-    try:
-        find_binary()
-    except RealtimeUnavailable as exc:
-        pytest.skip(f"{exc} (or `make realtime`)")
-
-
 @pytest.fixture(scope="module")
 def standin():
-    _binary_or_skip()
+    centrifugo_or_skip()
     with MockServer({"realtime": True, "token_ttl": 600}) as server:
         yield server
 
@@ -221,7 +214,7 @@ def test_a_token_signed_with_another_secret_is_refused(mock):
 
 
 def test_short_lived_tokens_refresh_through_get_token_and_the_stream_goes_on():
-    _binary_or_skip()
+    centrifugo_or_skip()
     with MockServer({"realtime": True, "token_ttl": 2}) as short:
         asked = []
 

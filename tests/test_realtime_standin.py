@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from envoy_events_kit.mock_server.realtime import RealtimeUnavailable, find_binary
+from envoy_events_kit.mock_server.realtime import RealtimeUnavailable
 from envoy_events_kit.mock_server.realtime.config import build_config
 from envoy_events_kit.mock_server.realtime.install import (
     CENTRIFUGO_VERSION,
@@ -22,14 +22,12 @@ from envoy_events_kit.mock_server.realtime.install import (
 )
 
 from tests.cli_mock import ENVOY_EVENTS, spawn_mock
+from tests.realtime_parts import centrifugo_or_skip
 
 
 @pytest.fixture(scope="module")
 def binary() -> Path:
-    try:
-        return find_binary()
-    except RealtimeUnavailable as exc:
-        pytest.skip(f"{exc} (or `make realtime`)")
+    return centrifugo_or_skip()
 
 
 def children(pid: int) -> list[int]:
