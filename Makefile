@@ -66,8 +66,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 bench-deps:  ## install wrk (Debian/Ubuntu package) for `make bench`
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
 
-bench: $(STAMP)  ## mock vs constant-JSON baseline: throughput, latency, start, RSS (needs wrk)
+bench: $(STAMP) realtime  ## mock vs baseline (throughput, latency, start, RSS; needs wrk), realtime start
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/realtime_start.py
 
 $(PRISM):
 	@command -v npm >/dev/null || { echo "bench-prism needs Node.js and npm"; exit 2; }
