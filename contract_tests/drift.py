@@ -32,10 +32,13 @@ def _walk(node: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], d
 
 
 def _key(raw: dict, path: tuple[str, ...]) -> str:
-    """`Unauthorized`, `Channel`, `provisionEvents 204`, `getSubscriptionToken ?channel=`."""
+    """`Unauthorized`, `Channel`, `provisionEvents 204`, `getSubscriptionToken ?channel=`,
+    `shipmentUpdated` (an event type of the `webhooks` section)."""
     if path[0] == "components":
         return path[2]
-    operation = raw["paths"][path[1]][path[2]].get("operationId", f"{path[2]} {path[1]}")
+    operation = raw[path[0]][path[1]][path[2]].get("operationId", f"{path[2]} {path[1]}")
+    if len(path) == 3:
+        return operation
     if path[3] == "responses":
         return f"{operation} {path[4]}"
     if path[3] == "x-query-alternative":

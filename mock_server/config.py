@@ -38,6 +38,11 @@ class Settings:
     realtime: bool = False
     centrifugo: Path | None = None
     realtime_port: int = 0
+    #: Seconds before each webhook delivery attempt (`--webhook-retry-schedule`), the hosts
+    #: deliveries may go to besides loopback ones, and the per-attempt timeout.
+    webhook_retry_schedule: tuple[float, ...] = (0.0, 1.0, 5.0)
+    allowed_webhook_hosts: tuple[str, ...] = ()
+    webhook_timeout_s: float = 5.0
 
     def __post_init__(self) -> None:
         if len(self.secret.encode()) < MIN_SECRET_BYTES:

@@ -7,11 +7,12 @@ from dataclasses import asdict
 from typing import Any
 
 from envoy_events_kit.mock_server.errors import ApiError, invalid_request
-from envoy_events_kit.mock_server.model import Organisation, Principal
+from envoy_events_kit.mock_server.model import Organisation, Principal, WebhookEndpoint
 from envoy_events_kit.mock_server.responses import no_content
 from envoy_events_kit.mock_server.spec import first_error
 from envoy_events_kit.mock_server.state import MockState, current
 from envoy_events_kit.mock_server.tokens import format_instant, parse_instant
+from envoy_events_kit.mock_server.webhooks.endpoints import url_problem
 from flask import Blueprint, Response, jsonify, request
 
 
@@ -45,9 +46,17 @@ def _instant(text: str) -> Any:
         raise invalid_request(f"{text!r} is not an ISO-8601 instant.") from exc
 
 
+def _endpoint_json(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    """With its secret: the control API is the one place that shows it."""
+    body = asdict(endpoint)
+    body["event_types"] = list(endpoint.event_types) if endpoint.event_types else None
+    body["failing"] = current().webhooks.failing(endpoint.id)
+    return body
+
+
 def _org_json(org: Organisation) -> dict[str, Any]:
     return {"id": org.id, "provisioned": org.provisioned,
-            "webhook_endpoints": [asdict(e) for e in org.webhook_endpoints]}
+            "webhook_endpoints": [_endpoint_json(e) for e in org.webhook_endpoints]}
 
 
 def _principal_json(p: Principal) -> dict[str, Any]:
@@ -84,16 +93,23 @@ def list_webhook_endpoints(org_id: str) -> Response:
     org = current().store.organisation(org_id)
     if org is None:
         raise _not_found(f"No organisation {org_id}.")
-    return jsonify(webhook_endpoints=[asdict(e) for e in org.webhook_endpoints])
+    return jsonify(webhook_endpoints=[_endpoint_json(e) for e in org.webhook_endpoints])
 
 
 def create_webhook_endpoint(org_id: str) -> Response:
     _checked_path(org_id=org_id)
     body = _checked_body()
-    endpoint = current().store.add_endpoint(org_id, body["url"])
+    state = current()
+    problem = url_problem(body["url"], state.webhooks.allowed_hosts)
+    if problem:
+        raise invalid_request(f"Invalid webhook endpoint URL: {problem}.")
+    for event_type in body.get("event_types", []):
+        state.events.catalogue.get(event_type)  # 400 with "did you mean" for a typo
+    endpoint = state.store.add_endpoint(org_id, body["url"], body.get("secret"),
+                                        body.get("event_types"))
     if endpoint is None:
         raise _not_found(f"No organisation {org_id}.")
-    response = jsonify(asdict(endpoint))
+    response = jsonify(_endpoint_json(endpoint))
     response.status_code = 201
     return response
 
@@ -165,6 +181,41 @@ def list_events() -> Response:
 
 def clear_faults() -> Response:
     current().faults.clear()
+    current().webhooks.clear_faults()
+    return no_content()
+
+
+def list_deliveries() -> Response:
+    statuses = {"pending", "delivered", "failed", "cancelled", "blocked", "abandoned"}
+    status = request.args.get("status")
+    if status is not None and status not in statuses:
+        raise invalid_request(f"Unknown delivery status {status!r}: one of "
+                              f"{', '.join(sorted(statuses))}.")
+    filters = {name: request.args.get(name)
+               for name in ("organisation", "endpoint", "event", "event_type", "status")}
+    return jsonify(deliveries=current().webhooks.deliveries(**filters))
+
+
+def retry_delivery(delivery_id: str) -> Response:
+    _checked_path(delivery_id=delivery_id)
+    try:
+        delivery = current().webhooks.retry(delivery_id)
+    except ValueError as exc:
+        raise ApiError(409, "endpoint_gone", f"Cannot retry: {exc}.") from exc
+    if delivery is None:
+        raise _not_found(f"No delivery {delivery_id}.")
+    response = jsonify(delivery)
+    response.status_code = 202
+    return response
+
+
+def inject_delivery_fault() -> Response:
+    body = _checked_body()
+    state = current()
+    if "event_type" in body:
+        state.events.catalogue.get(body["event_type"])
+    state.webhooks.arm(body["kind"], body.get("times", 1), body.get("delay_ms", 0),
+                       body.get("event_type"))
     return no_content()
 
 
@@ -184,6 +235,9 @@ HANDLERS = {
     "clearFaults": clear_faults,
     "publishEvent": publish_event,
     "listEvents": list_events,
+    "listDeliveries": list_deliveries,
+    "retryDelivery": retry_delivery,
+    "injectDeliveryFault": inject_delivery_fault,
 }
 
 

@@ -42,7 +42,13 @@ _SCHEMA: dict[str, Any] = {
                             "type": "object",
                             "additionalProperties": False,
                             "required": ["id", "url"],
-                            "properties": {"id": {"type": "string"}, "url": {"type": "string"}},
+                            "properties": {
+                                "id": {"type": "string"},
+                                "url": {"type": "string"},
+                                "secret": {"type": "string",
+                                           "pattern": "^whsec_[A-Za-z0-9+/=]{32,}$"},
+                                "event_types": {"type": "array", "items": {"type": "string"}},
+                            },
                         },
                     },
                 },
@@ -135,7 +141,9 @@ def _build(path: Path, data: dict[str, Any], spec: Spec) -> Fixtures:
     organisations = {}
     for oid, entry in data["organisations"].items():
         _check(path, f"organisations/{oid}", org_id, oid)
-        endpoints = [WebhookEndpoint(e["id"], e["url"]) for e in entry.get("webhook_endpoints", [])]
+        endpoints = [WebhookEndpoint(e["id"], e["url"], e.get("secret", ""),
+                                     tuple(e["event_types"]) if "event_types" in e else None)
+                     for e in entry.get("webhook_endpoints", [])]
         organisations[oid] = Organisation(
             oid, entry.get("provisioned", False), endpoints, entry.get("name")
         )

@@ -23,8 +23,16 @@ class Principal:
 
 @dataclass(frozen=True)
 class WebhookEndpoint:
+    """Where an organisation's events are POSTed, signed with its own `whsec_` secret."""
+
     id: str
     url: str
+    secret: str = ""
+    #: Event types it wants; None: every type.
+    event_types: tuple[str, ...] | None = None
+
+    def wants(self, event_type: str) -> bool:
+        return self.event_types is None or event_type in self.event_types
 
 
 @dataclass

@@ -103,12 +103,12 @@ class MockServer:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self._shutdown()
-            self.state.stop_realtime()
+            self.state.close()
 
     def stop(self) -> None:
         """Stop serving, finish in-flight requests, close every socket, join the thread."""
         server, thread = self._server, self._thread
-        self.state.stop_realtime()
+        self.state.close()
         if server is None:
             return
         if thread is None or not thread.is_alive():

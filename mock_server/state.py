@@ -15,6 +15,7 @@ from envoy_events_kit.mock_server.journal import Faults, Journal
 from envoy_events_kit.mock_server.spec import Spec
 from envoy_events_kit.mock_server.store import Store
 from envoy_events_kit.mock_server.tokens import Clock, Minter
+from envoy_events_kit.mock_server.webhooks.delivery import WebhookDispatcher
 from flask import Flask, current_app
 
 from envoy_events_kit import control_spec_path, spec_path
@@ -34,6 +35,7 @@ class MockState:
     journal: Journal
     faults: Faults
     events: EventBus
+    webhooks: WebhookDispatcher
     #: The running Centrifugo stand-in (`--realtime`), else None.
     realtime: Any = None
 
@@ -69,6 +71,12 @@ class MockState:
         self.realtime = standin
         self.events.add_sink(standin.publisher)
 
+    def close(self) -> None:
+        """Stop what runs beside the app: webhook workers (recording what they could not
+        send) and the realtime stand-in."""
+        self.webhooks.stop()
+        self.stop_realtime()
+
     def stop_realtime(self) -> None:
         standin, self.realtime = self.realtime, None
         if standin is not None:
@@ -92,7 +100,11 @@ def build(settings: Settings) -> MockState:
     spec = load_spec(spec_path())
     fixtures = fixtures_module.load(settings.fixtures_path, spec)
     clock = Clock(settings.clock)
-    store = Store(fixtures)
+    store = Store(fixtures, settings.seed)
+    events = EventBus(spec, store, clock, settings.seed)
+    webhooks = WebhookDispatcher(store, settings.seed, settings.webhook_retry_schedule,
+                                 settings.allowed_webhook_hosts, settings.webhook_timeout_s)
+    events.add_sink(webhooks)
     return MockState(
         settings=settings,
         spec=spec,
@@ -103,7 +115,8 @@ def build(settings: Settings) -> MockState:
         minter=Minter(settings.secret, settings.token_ttl, clock),
         journal=Journal(settings.journal_size),
         faults=Faults(),
-        events=EventBus(spec, store, clock, settings.seed),
+        events=events,
+        webhooks=webhooks,
     )
 
 

@@ -8,18 +8,21 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from envoy_events_kit.mock_server.fixtures import Fixtures
 from envoy_events_kit.mock_server.model import Organisation, Principal, WebhookEndpoint
+from envoy_events_kit.mock_server.webhooks.endpoints import derived_secret
 
 
 class Store:
     """In-memory state seeded from fixtures; `reset()` restores them."""
 
-    def __init__(self, fixtures: Fixtures) -> None:
+    def __init__(self, fixtures: Fixtures, seed: str = "envoy-events-kit") -> None:
         self.fixtures = fixtures
+        self._seed = seed
         self._lock = threading.RLock()
         #: Called with the store's lock held after every change (see `persistence`).
         self.on_change: Callable[[Store], None] | None = None
@@ -27,10 +30,18 @@ class Store:
 
     def reset(self) -> None:
         with self._lock:
-            self._orgs = self.fixtures.fresh_organisations()
+            self._orgs = self._with_secrets(self.fixtures.fresh_organisations())
             self._principals = dict(self.fixtures.principals)
             self._serial = 0
             self._changed()
+
+    def _with_secrets(self, orgs: dict[str, Organisation]) -> dict[str, Organisation]:
+        """Endpoints without a secret (fixtures, old state files) get the derived one."""
+        for org in orgs.values():
+            org.webhook_endpoints[:] = [
+                e if e.secret else replace(e, secret=derived_secret(self._seed, e.id))
+                for e in org.webhook_endpoints]
+        return orgs
 
     def _next_id(self) -> int:
         self._serial += 1
@@ -48,8 +59,10 @@ class Store:
                 "serial": self._serial,
                 "organisations": [
                     {"id": org.id, "name": org.name, "provisioned": org.provisioned,
-                     "webhook_endpoints": [{"id": e.id, "url": e.url}
-                                           for e in org.webhook_endpoints]}
+                     "webhook_endpoints": [
+                         {"id": e.id, "url": e.url, "secret": e.secret,
+                          "event_types": list(e.event_types) if e.event_types else None}
+                         for e in org.webhook_endpoints]}
                     for org in sorted(self._orgs.values(), key=lambda o: o.id)
                 ],
                 "principals": [
@@ -66,8 +79,7 @@ class Store:
         principals stay as the fixtures file says)."""
         orgs = {
             o["id"]: Organisation(o["id"], o["provisioned"],
-                                  [WebhookEndpoint(e["id"], e["url"])
-                                   for e in o["webhook_endpoints"]], o.get("name"))
+                                  [_endpoint(e) for e in o["webhook_endpoints"]], o.get("name"))
             for o in snapshot["organisations"]
         }
         principals = dict(self.fixtures.principals)
@@ -76,7 +88,7 @@ class Store:
             principals[p["token"]] = Principal(p["token"], p["user_id"], p["org_id"],
                                                frozenset(p["scopes"]), expires_at, p["name"])
         with self._lock:
-            self._orgs, self._principals = orgs, principals
+            self._orgs, self._principals = self._with_secrets(orgs), principals
             self._serial = int(snapshot["serial"])
 
     # -- principals -------------------------------------------------------------------
@@ -128,13 +140,18 @@ class Store:
             return [self._copy(org) for org in sorted(self._orgs.values(), key=lambda o: o.id)]
 
     # -- webhook endpoints ------------------------------------------------------------
-    def add_endpoint(self, org_id: str, url: str) -> WebhookEndpoint | None:
+    def add_endpoint(self, org_id: str, url: str, secret: str | None = None,
+                     event_types: Iterable[str] | None = None) -> WebhookEndpoint | None:
+        """A new endpoint with the given secret, or one derived from the seed."""
         with self._lock:
             org = self._orgs.get(org_id)
             if org is None:
                 return None
             serial = self._next_id()
-            endpoint = WebhookEndpoint(f"ep_mock{serial:022d}", url)
+            endpoint_id = f"ep_mock{serial:022d}"
+            endpoint = WebhookEndpoint(endpoint_id, url,
+                                       secret or derived_secret(self._seed, endpoint_id),
+                                       tuple(event_types) if event_types is not None else None)
             org.webhook_endpoints.append(endpoint)
             self._changed()
             return endpoint
@@ -154,3 +171,10 @@ class Store:
     @staticmethod
     def _copy(org: Organisation) -> Organisation:
         return Organisation(org.id, org.provisioned, list(org.webhook_endpoints), org.name)
+
+
+def _endpoint(saved: dict[str, Any]) -> WebhookEndpoint:
+    """An endpoint from a snapshot (files written before secrets existed have none)."""
+    types = saved.get("event_types")
+    return WebhookEndpoint(saved["id"], saved["url"], saved.get("secret", ""),
+                           tuple(types) if types is not None else None)

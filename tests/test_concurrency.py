@@ -53,7 +53,7 @@ def _owner(base, i, errors):
                          "webhook"])
         if op == "webhook":
             status = session.post(f"{base}/__mock__/orgs/{org}/webhook_endpoints", timeout=10,
-                                  json={"url": "https://h.example/x"}).status_code
+                                  json={"url": "http://127.0.0.1:9/x"}).status_code
             expected, endpoints = 201, endpoints + 1
         else:
             status = _call(session, base, token, op, f"orders:{org}#{user}")

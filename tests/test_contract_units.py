@@ -181,7 +181,11 @@ def test_every_assumption_marker_in_the_suite_names_an_x_assumed_behaviour() -> 
     for module in Path(client.__file__).parent.glob("test_*.py"):
         for args in re.findall(r"mark\.assumption\(([^)]*)\)", module.read_text()):
             used.update(re.findall(r'"([^"]+)"', args))
-    assert used == keys
+    # The events (the spec's `webhooks` and their envelope) travel over realtime and webhook
+    # deliveries, which the HTTP suite cannot observe: they stay "not checked" here.
+    events = {item["post"]["operationId"] for item in yaml.safe_load(
+        spec_path().read_text())["webhooks"].values()} | {"EventEnvelope"}
+    assert used == keys - events and events <= keys
 
 
 def test_drift_status() -> None:

@@ -36,7 +36,7 @@ def test_put_organisation_creates_and_provisions(client):
 
 def test_webhook_endpoints_lifecycle(client):
     url = f"/__mock__/orgs/{ACME}/webhook_endpoints"
-    created = client.post(url, json={"url": "https://example.test/hook"})
+    created = client.post(url, json={"url": "http://127.0.0.1:9/hook"})
     assert created.status_code == 201
     endpoint = created.get_json()
     listed = client.get(url).get_json()["webhook_endpoints"]

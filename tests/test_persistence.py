@@ -35,7 +35,7 @@ def test_a_restart_keeps_orgs_principals_and_endpoints(tmp_path):
         "expires_at": "2100-01-01T00:00:00Z"}).get_json()
     assert client.put(f"/__mock__/orgs/{GLOBEX}", json={"provisioned": True}).status_code == 200
     endpoint = client.post(f"/__mock__/orgs/{GLOBEX}/webhook_endpoints",
-                           json={"url": "https://hooks.example/one"}).get_json()
+                           json={"url": "http://127.0.0.1:9/one"}).get_json()
     assert client.get("/events/deprovision", headers=bearer(ADMIN)).status_code == 204
     before = client.get("/__mock__/state").get_json()["organisations"]
 
@@ -123,7 +123,7 @@ def test_sigkill_during_a_write_burst_loses_no_acknowledged_change(tmp_path):
                     kind, value = "orgs", org if r.status_code == 200 else None
                 else:
                     r = session.post(f"{base}/orgs/{ACME}/webhook_endpoints", timeout=5,
-                                     json={"url": f"https://hooks.example/{worker}/{n}"})
+                                     json={"url": f"http://127.0.0.1:9/{worker}/{n}"})
                     kind, value = "endpoints", r.json()["id"] if r.status_code == 201 else None
             except (requests.RequestException, ValueError):
                 return  # the server died: whatever was not answered was not acknowledged

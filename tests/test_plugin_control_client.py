@@ -42,7 +42,7 @@ def test_provision_and_deprovision(mock):
     assert _get(mock, "/events/connection_token", globex).status_code == 409
     assert mock.provision(GLOBEX)["provisioned"] is True
     assert _get(mock, "/events/connection_token", globex).status_code == 200
-    mock.add_webhook_endpoint(GLOBEX, "https://hooks.globex.example/in")
+    mock.add_webhook_endpoint(GLOBEX, "http://127.0.0.1:9/globex")
     assert mock.deprovision(GLOBEX) == {"id": GLOBEX, "provisioned": False,
                                         "webhook_endpoints": []}
     assert _get(mock, "/events/connection_token", globex).status_code == 409
@@ -50,7 +50,7 @@ def test_provision_and_deprovision(mock):
 
 def test_webhook_endpoints(mock):
     before = mock.webhook_endpoints(ACME)
-    added = mock.add_webhook_endpoint(ACME, "https://hooks.acme.example/second")
+    added = mock.add_webhook_endpoint(ACME, "http://localhost:9/acme/second")
     assert mock.webhook_endpoints(ACME) == [*before, added]
     mock.delete_webhook_endpoint(ACME, added["id"])
     assert mock.webhook_endpoints(ACME) == before

@@ -131,7 +131,7 @@ class Worker:
                     self.org_json():
                 self.problems.append(f"putOrganisation answered {got}, model {self.org_json()}")
         elif choice == 8:
-            url = f"https://hooks.example/{self.number}/{self.random.randrange(10**6)}"
+            url = f"http://127.0.0.1:9/{self.number}/{self.random.randrange(10**6)}"
             endpoint = self.call("createWebhookEndpoint",
                                  f"/__mock__/orgs/{self.org}/webhook_endpoints", 201,
                                  json={"url": url}).json()
