@@ -16,6 +16,7 @@ import pytest
 
 if TYPE_CHECKING:
     from envoy_events_kit.mock_server.handle import EventsMock, EventsRealtime
+    from envoy_events_kit.mock_server.webhooks.receiver import WebhookReceiver
 
 #: The events_mock fixture's frozen instant: tokens are byte-stable across runs.
 DEFAULT_CLOCK = "2026-01-01T00:00:00Z"
@@ -146,6 +147,16 @@ def events_realtime(events_realtime_session: EventsRealtime) -> EventsRealtime:
     `websocket_url`, `publish(...)`, `await connect("admin")`, `await subscribe(...)`."""
     events_realtime_session.reset()
     return events_realtime_session
+
+
+@pytest.fixture
+def events_webhook_receiver(events_mock: EventsMock) -> Iterator[WebhookReceiver]:
+    """A local receiver that verifies each delivery with `standardwebhooks` and records it,
+    registered as a webhook endpoint of the `admin` principal's organisation:
+    `events_mock.publish(...)`, then `events_webhook_receiver.assert_delivered(type=...)`."""
+    receiver = events_mock.webhook_receiver("admin")
+    yield receiver
+    receiver.stop()
 
 
 @pytest.fixture

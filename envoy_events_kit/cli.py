@@ -59,9 +59,19 @@ def main() -> None:
                    "the pinned version, else the kit's cache).")
 @click.option("--realtime-port", default=0, show_default=True, type=click.IntRange(0, 65535),
               help="Port of the realtime server with --realtime (0: any free one).")
+@click.option("--webhook-retry-schedule", default="0,1,5", show_default=True,
+              metavar="SECONDS,...|svix",
+              help="Seconds before each webhook delivery attempt; `svix` for Svix's real "
+                   "schedule (0,5,300,1800,7200,18000,36000,36000).")
+@click.option("--allow-webhook-host", "allowed_webhook_hosts", multiple=True, metavar="HOST",
+              help="Also deliver webhooks to HOST (repeatable); by default only to loopback.")
+@click.option("--webhook-timeout", default=5.0, show_default=True,
+              type=click.FloatRange(0.1, 60), help="Seconds a receiver has to answer.")
 def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, clock: str,
          token_ttl: int, threads: int, strict: bool, state_file: Path | None,
-         realtime: bool, centrifugo: Path | None, realtime_port: int) -> None:
+         realtime: bool, centrifugo: Path | None, realtime_port: int,
+         webhook_retry_schedule: str, allowed_webhook_hosts: tuple[str, ...],
+         webhook_timeout: float) -> None:
     """Serve the stateful mock (waitress) until Ctrl-C or SIGTERM.
 
     It answers the four /events/ operations as the contract says (401, 400, 403, 409,
@@ -80,7 +90,10 @@ def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, c
     sys.exit(run_mock(host=host, port=port, fixtures_path=fixtures_path, secret=secret,
                       clock=clock, token_ttl=token_ttl, threads=threads, strict=strict,
                       state_file=state_file, realtime=realtime, centrifugo=centrifugo,
-                      realtime_port=realtime_port))
+                      realtime_port=realtime_port,
+                      webhook_retry_schedule=webhook_retry_schedule,
+                      allowed_webhook_hosts=allowed_webhook_hosts,
+                      webhook_timeout=webhook_timeout))
 
 
 @main.group(short_help="Install or locate the realtime server (Centrifugo).")

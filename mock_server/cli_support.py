@@ -14,6 +14,7 @@ from envoy_events_kit.mock_server.realtime.install import RealtimeUnavailable
 from envoy_events_kit.mock_server.realtime.process import RealtimeError
 from envoy_events_kit.mock_server.server import MockServer
 from envoy_events_kit.mock_server.tokens import format_instant, parse_instant
+from envoy_events_kit.mock_server.webhooks.delivery import parse_schedule
 
 
 def banner(server: MockServer) -> str:
@@ -58,8 +59,16 @@ def _listen_problem(exc: OSError | ValueError) -> str:
 def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | None,
              clock: str, token_ttl: int, threads: int, strict: bool,
              state_file: Path | None = None, realtime: bool = False,
-             centrifugo: Path | None = None, realtime_port: int = 0) -> int:
+             centrifugo: Path | None = None, realtime_port: int = 0,
+             webhook_retry_schedule: str = "0,1,5", allowed_webhook_hosts: tuple[str, ...] = (),
+             webhook_timeout: float = 5.0) -> int:
     """Run in the foreground; one-line errors instead of tracebacks. Returns the exit status."""
+    try:
+        schedule = parse_schedule(webhook_retry_schedule)
+    except ValueError:
+        click.echo(f"error: --webhook-retry-schedule: {webhook_retry_schedule!r} is not "
+                   "comma-separated seconds >= 0 (e.g. 0,1,5) or 'svix'", err=True)
+        return 2
     if clock != "real":
         try:
             parse_instant(clock)
@@ -70,7 +79,9 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
     try:
         settings = replace(Settings(), clock=clock, token_ttl=token_ttl, strict=strict,
                            state_file=state_file, realtime=realtime, centrifugo=centrifugo,
-                           realtime_port=realtime_port)
+                           realtime_port=realtime_port, webhook_retry_schedule=schedule,
+                           allowed_webhook_hosts=tuple(allowed_webhook_hosts),
+                           webhook_timeout_s=webhook_timeout)
         if fixtures_path is not None:
             settings = replace(settings, fixtures_path=fixtures_path)
         if secret is not None:

@@ -80,8 +80,16 @@ class MockControl:
     def webhook_endpoints(self, org_id: str) -> list[dict[str, Any]]:
         return self._call("GET", f"/orgs/{quote(org_id)}/webhook_endpoints")["webhook_endpoints"]
 
-    def add_webhook_endpoint(self, org_id: str, url: str) -> dict[str, Any]:
-        return self._call("POST", f"/orgs/{quote(org_id)}/webhook_endpoints", {"url": url})
+    def add_webhook_endpoint(self, org_id: str, url: str, *, secret: str | None = None,
+                             event_types: list[str] | None = None) -> dict[str, Any]:
+        """A new endpoint (loopback URLs unless the mock allows more hosts); the answer holds
+        its `whsec_` secret, given or derived from the mock's seed."""
+        body: dict[str, Any] = {"url": url}
+        if secret is not None:
+            body["secret"] = secret
+        if event_types is not None:
+            body["event_types"] = event_types
+        return self._call("POST", f"/orgs/{quote(org_id)}/webhook_endpoints", body)
 
     def delete_webhook_endpoint(self, org_id: str, endpoint_id: str) -> None:
         self._call("DELETE", f"/orgs/{quote(org_id)}/webhook_endpoints/{quote(endpoint_id)}")
@@ -133,6 +141,26 @@ class MockControl:
     def events(self) -> list[dict[str, Any]]:
         """Every event published since the last reset, oldest first."""
         return self._call("GET", "/events")["events"]
+
+    # -- webhook deliveries -----------------------------------------------------------
+    def deliveries(self, **filters: str) -> list[dict[str, Any]]:
+        """Deliveries and their attempts; filters: organisation, endpoint, event, event_type,
+        status."""
+        query = "&".join(f"{k}={quote(v)}" for k, v in filters.items())
+        return self._call("GET", "/deliveries" + (f"?{query}" if query else ""))["deliveries"]
+
+    def retry_delivery(self, delivery_id: str) -> dict[str, Any]:
+        return self._call("POST", f"/deliveries/{quote(delivery_id)}/retry")
+
+    def inject_delivery_fault(self, kind: str, *, times: int = 1, delay_ms: int | None = None,
+                              event_type: str | None = None) -> None:
+        """The next `times` deliveries: bad_signature, old_timestamp, duplicate or delay."""
+        body: dict[str, Any] = {"kind": kind, "times": times}
+        if delay_ms is not None:
+            body["delay_ms"] = delay_ms
+        if event_type is not None:
+            body["event_type"] = event_type
+        self._call("PUT", "/delivery_faults", body)
 
     # -- faults -----------------------------------------------------------------------
     def inject_fault(self, operation_id: str, status: int | None = None, *,

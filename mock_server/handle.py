@@ -10,6 +10,7 @@ from envoy_events_kit.mock_server.config import Settings
 from envoy_events_kit.mock_server.control_client import MockControl
 from envoy_events_kit.mock_server.model import Principal
 from envoy_events_kit.mock_server.server import MockServer
+from envoy_events_kit.mock_server.webhooks.receiver import WebhookReceiver
 
 
 class EventsMock(MockControl):
@@ -35,6 +36,17 @@ class EventsMock(MockControl):
     def headers(self, name: str = "admin") -> dict[str, str]:
         """`Authorization` header of a fixture principal."""
         return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+    def webhook_receiver(self, name: str = "admin",
+                         event_types: list[str] | None = None) -> WebhookReceiver:
+        """A started receiver that verifies signatures, registered as a webhook endpoint of
+        the fixture principal's organisation. Stop it when done (the fixture does)."""
+        receiver = WebhookReceiver().start()
+        endpoint = self.add_webhook_endpoint(self.principals[name].org_id, receiver.url,
+                                             event_types=event_types)
+        receiver.secret = endpoint["secret"]
+        receiver.endpoint_id = endpoint["id"]
+        return receiver
 
     def reset(self) -> None:
         """Back to the fixtures, in-process (no HTTP round trip)."""

@@ -32,7 +32,7 @@ def spawn_mock(*args: str, port: int | None = None, stdout: int = subprocess.DEV
         try:
             if requests.get(f"{url}/__mock__/state", timeout=1).ok:
                 return process, url
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine
             time.sleep(0.02)
     process.kill()
     process.communicate()

@@ -36,7 +36,7 @@ def parse_schedule(text: str) -> tuple[float, ...]:
     if text.strip().lower() == "svix":
         return SVIX_SCHEDULE
     delays = tuple(float(part) for part in text.split(","))
-    if not delays or any(d < 0 for d in delays):
+    if not delays or any(not 0 <= d < float("inf") for d in delays):
         raise ValueError("the schedule must be comma-separated seconds >= 0, e.g. 0,1,5")
     return delays
 
