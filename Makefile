@@ -69,6 +69,7 @@ bench-deps:  ## install wrk (Debian/Ubuntu package) for `make bench`
 bench: $(STAMP) realtime  ## mock vs baseline (throughput, latency, start, RSS; needs wrk), realtime start
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/realtime_start.py
+	$(BIN)/python benchmarks/webhooks_burst.py
 
 $(PRISM):
 	@command -v npm >/dev/null || { echo "bench-prism needs Node.js and npm"; exit 2; }
