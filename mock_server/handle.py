@@ -89,21 +89,21 @@ class EventsRealtime(EventsMock):
         `watcher.server_subscriptions`, publications awaited with `watcher.next_publication()`."""
         import asyncio
 
-        from envoy_events_kit.mock_server.realtime import testing
+        from envoy_events_kit import realtime_client as realtime_client
 
         async def get_token() -> str:
             return await asyncio.to_thread(self.token, name)
 
-        return await testing.connect(self.websocket_url, get_token=get_token)
+        return await realtime_client.connect(self.websocket_url, get_token=get_token)
 
     async def subscribe(self, client: Any, channel: str, name: str = "admin") -> tuple[Any, Any]:
         """Subscribe client-side with the mock's subscription token (for `#` channels:
         organisation channels are server-side subscriptions already)."""
         import asyncio
 
-        from envoy_events_kit.mock_server.realtime import testing
+        from envoy_events_kit import realtime_client as realtime_client
 
         async def get_token(ch: str) -> str:
             return await asyncio.to_thread(self.token, name, ch)
 
-        return await testing.subscribe(client, channel, get_token=get_token)
+        return await realtime_client.subscribe(client, channel, get_token=get_token)

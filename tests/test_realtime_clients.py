@@ -16,7 +16,7 @@ from envoy_events_kit.mock_server.realtime.publisher import DEPROVISIONED_CODE
 from tests.conftest import ACME, ADA, ADMIN, GLOBEX, GRACE, OTHER_ORG, READER, RITA, bearer
 from tests.realtime_parts import centrifugo_or_skip
 
-testing = pytest.importorskip("envoy_events_kit.mock_server.realtime.testing")
+testing = pytest.importorskip("envoy_events_kit.realtime_client")
 
 SHIPMENT = {"id": "shp_2iFmwXASMpS3l4IZsauPs8I1eOv", "status": "out_for_delivery"}
 
