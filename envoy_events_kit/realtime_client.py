@@ -2,8 +2,8 @@
 
 Shared by the mock's `events_realtime` fixture, the kit's tests and the contract suite's
 realtime rules; it knows nothing of the mock, only a WebSocket URL and tokens. A `Watcher`
-records the client's connection, server-side subscriptions, publications and subscription outcomes in
-asyncio queues, so a test awaits exactly the thing it expects, with a timeout.
+records the client's connection, server-side subscriptions, publications and subscription
+outcomes in asyncio queues, so a test awaits exactly the thing it expects, with a timeout.
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ class EventsRealtime(EventsMock):
         `watcher.server_subscriptions`, publications awaited with `watcher.next_publication()`."""
         import asyncio
 
-        from envoy_events_kit import realtime_client as realtime_client
+        from envoy_events_kit import realtime_client
 
         async def get_token() -> str:
             return await asyncio.to_thread(self.token, name)
@@ -101,7 +101,7 @@ class EventsRealtime(EventsMock):
         organisation channels are server-side subscriptions already)."""
         import asyncio
 
-        from envoy_events_kit import realtime_client as realtime_client
+        from envoy_events_kit import realtime_client
 
         async def get_token(ch: str) -> str:
             return await asyncio.to_thread(self.token, name, ch)
