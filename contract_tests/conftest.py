@@ -13,6 +13,7 @@ import pytest
 from envoy_events_kit.contract_tests import target as target_module
 from envoy_events_kit.contract_tests.checks import Context
 from envoy_events_kit.contract_tests.drift import DriftRecorder
+from envoy_events_kit.contract_tests.realtime_rules import describe as describe_realtime
 from envoy_events_kit.contract_tests.target import (
     PROVISION,
     Options,
@@ -77,9 +78,12 @@ def _describe(target: Target) -> str:
     who = f"as {me.user_id} of {me.org_id}" if me else "anonymously"
     rate = (f"{1 / target.session.interval:g} requests/s at most" if target.session.interval
             else "no rate limit")
+    realtime = (f"realtime server {describe_realtime(target.options.realtime_url)}"
+                if target.options.realtime_url else "realtime not checked (no --realtime-url)")
     return (f"target {target.description} {who}; {target.session.sent} requests sent, "
             f"{rate}; provisioning {'allowed' if target.destructive else 'not allowed'}; "
-            f"signatures {'verified' if target.secret else 'not verified (no secret)'}")
+            f"signatures {'verified' if target.secret else 'not verified (no secret)'}; "
+            f"{realtime}")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from envoy_events_kit.contract_tests.realtime_rules import RULES as REALTIME_RULES
 
 from envoy_events_kit import spec_path
 
@@ -56,7 +57,8 @@ class DriftRecorder:
     """A pytest plugin object: collects outcomes per assumption and reports them."""
 
     def __init__(self, spec: Path | None = None) -> None:
-        self.assumptions = assumptions(spec)
+        # The spec's x-assumed behaviours, then the realtime server's rules (`realtime-*`).
+        self.assumptions = {**assumptions(spec), **REALTIME_RULES}
         self.tests: dict[str, set[str]] = {key: set() for key in self.assumptions}
         self.outcomes: dict[str, str] = {}
 

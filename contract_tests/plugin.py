@@ -30,6 +30,9 @@ OPTIONS: dict[str, tuple[str | None, str]] = {
                              "Bearer token of a principal with the provisioning scope."),
     "--events-expired-token": ("ENVOY_EVENTS_EXPIRED_TOKEN",
                                "An expired bearer token that the deployment must refuse (401)."),
+    "--events-realtime-url": ("ENVOY_EVENTS_REALTIME_URL",
+                              "The target's realtime server, ws://…/connection/websocket: the "
+                              "contract suite then checks that its tokens work there."),
     "--events-jwt-secret": ("ENVOY_EVENTS_JWT_SECRET",
                             "HS256 secret the target signs tokens with, so the contract suite "
                             "verifies signatures (known by itself only for the mock)."),

@@ -21,7 +21,8 @@ SECRET_ENV = {
 }
 
 
-def pytest_args(*, base_url: str | None = None, allow_destructive: bool = False,
+def pytest_args(*, base_url: str | None = None, realtime_url: str | None = None,
+                allow_destructive: bool = False,
                 max_examples: int | None = None, rate_limit: str | None = None,
                 timeout: float | None = None, junit_xml: str | None = None,
                 extra: Sequence[str] = ()) -> list[str]:
@@ -32,6 +33,8 @@ def pytest_args(*, base_url: str | None = None, allow_destructive: bool = False,
             "-p", "no:cacheprovider", "--assert=plain"]
     if base_url:
         args += ["--events-base-url", base_url]
+    if realtime_url:
+        args += ["--events-realtime-url", realtime_url]
     if allow_destructive:
         args.append("--events-allow-destructive")
     if max_examples is not None:

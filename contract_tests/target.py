@@ -39,6 +39,7 @@ class Options:
     """What the person asked for on the command line or in the environment."""
 
     base_url: str | None = None
+    realtime_url: str | None = None
     token: str | None = field(default=None, repr=False)
     admin_token: str | None = field(default=None, repr=False)
     expired_token: str | None = field(default=None, repr=False)
@@ -67,6 +68,7 @@ def read_options(config: pytest.Config) -> Options:
     base_url = _value(config, "--events-base-url", "ENVOY_EVENTS_BASE_URL")
     return Options(
         base_url=base_url.rstrip("/") if base_url else None,
+        realtime_url=_value(config, "--events-realtime-url", "ENVOY_EVENTS_REALTIME_URL"),
         token=_value(config, "--events-token", "ENVOY_EVENTS_TOKEN"),
         admin_token=_value(config, "--events-admin-token", "ENVOY_EVENTS_ADMIN_TOKEN"),
         expired_token=_value(config, "--events-expired-token", "ENVOY_EVENTS_EXPIRED_TOKEN"),

@@ -154,6 +154,10 @@ def spec(control: bool) -> None:
               help="An expired bearer token the target must refuse with 401.")
 @click.option("--jwt-secret", envvar="ENVOY_EVENTS_JWT_SECRET", show_envvar=True,
               help="The target's HS256 signing secret, to verify token signatures.")
+@click.option("--realtime-url", envvar="ENVOY_EVENTS_REALTIME_URL", show_envvar=True,
+              metavar="WS_URL",
+              help="The target's realtime server (ws://…/connection/websocket): adds the "
+                   "realtime rules, checked with a real centrifuge-python client.")
 @click.option("--allow-destructive", is_flag=True,
               help="Permit provision/deprovision (deprovision deletes webhook endpoints).")
 @click.option("--max-examples", type=int, help="Hypothesis examples per generated test "
@@ -163,7 +167,8 @@ def spec(control: bool) -> None:
 @click.option("--junit-xml", type=click.Path(dir_okay=False), help="Write a JUnit XML report "
               "(with the x-assumed drift summary as properties).")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
-def contract(base_url: str | None, token: str | None, admin_token: str | None,
+def contract(base_url: str | None, realtime_url: str | None, token: str | None,
+             admin_token: str | None,
              expired_token: str | None, jwt_secret: str | None, allow_destructive: bool,
              max_examples: int | None, rate_limit: str | None, timeout: float | None,
              junit_xml: str | None, pytest_args: tuple[str, ...]) -> None:
@@ -175,7 +180,8 @@ def contract(base_url: str | None, token: str | None, admin_token: str | None,
         raise click.UsageError("--base-url needs --token (or ENVOY_EVENTS_TOKEN)")
     sys.exit(run(secrets={"token": token, "admin_token": admin_token,
                           "expired_token": expired_token, "jwt_secret": jwt_secret},
-                 base_url=base_url, allow_destructive=allow_destructive,
+                 base_url=base_url, realtime_url=realtime_url,
+                 allow_destructive=allow_destructive,
                  max_examples=max_examples, rate_limit=rate_limit, timeout=timeout,
                  junit_xml=junit_xml, extra=pytest_args))
 

@@ -15,7 +15,7 @@ import yaml
 from conftest import ACME, ADA, GLOBEX, RITA
 from envoy_events_kit.contract_tests import client, runner, strategies
 from envoy_events_kit.contract_tests.checks import RULES, Context, Exchange, RuleBroken, check_all
-from envoy_events_kit.contract_tests.drift import DriftRecorder, assumptions
+from envoy_events_kit.contract_tests.drift import DriftRecorder
 from envoy_events_kit.contract_tests.target import Identity
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -176,7 +176,7 @@ def test_www_authenticate_rule() -> None:
 
 # -- drift ----------------------------------------------------------------------------------
 def test_every_assumption_marker_in_the_suite_names_an_x_assumed_behaviour() -> None:
-    keys = set(assumptions())
+    keys = set(DriftRecorder().assumptions)
     used = set()
     for module in Path(client.__file__).parent.glob("test_*.py"):
         for args in re.findall(r"mark\.assumption\(([^)]*)\)", module.read_text()):

@@ -1,0 +1,91 @@
+"""What the contract promises about the realtime server, and how the suite talks to it.
+
+The tokens exist to be used there: the suite connects a real `centrifuge-python` client with
+the target's own tokens and checks each rule below. Every step has a timeout, every test
+opens at most three connections and closes them, and nothing is published unless the target
+is a mock (whose control API publishes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+#: rule -> the sentence the drift summary shows (rows `realtime <rule>`).
+RULES = {
+    "realtime-connect": "A connection token from the API connects to the realtime server.",
+    "realtime-subscriptions": "The server-side subscriptions equal the token's channels claim.",
+    "realtime-own-user-channel": "A subscription token for one's own # channel subscribes.",
+    "realtime-foreign-user-channel": "Another user's # channel is refused without a "
+                                     "subscription token.",
+    "realtime-foreign-org-channel": "Another organisation's channel is refused without a "
+                                    "subscription token.",
+    "realtime-token-bound-to-channel": "A subscription token for one channel does not open "
+                                       "another.",
+    "realtime-expired-token": "An expired connection token is refused and getToken recovers.",
+    "realtime-publication": "A published event arrives as the envelope, on its channel only.",
+    "realtime-deprovision": "After deprovision the organisation's connection is closed.",
+}
+STEP_TIMEOUT_S = 5.0
+TEST_TIMEOUT_S = 30.0
+T = TypeVar("T")
+
+
+def run(coro: Awaitable[T]) -> T:
+    """Run one test's scenario with an overall timeout."""
+    return asyncio.run(asyncio.wait_for(coro, TEST_TIMEOUT_S))  # type: ignore[arg-type]
+
+
+async def connect(url: str, token: str = "", get_token: Any = None,
+                  ) -> tuple[Any, Any, Any]:
+    """(client, watcher, refusal): refusal is None once connected, else the disconnect
+    context (code, reason) the server answered with."""
+    from envoy_events_kit import realtime_client
+
+    client, watcher = await realtime_client.connect(url, token, get_token, wait=False)
+    connected = asyncio.ensure_future(watcher.next_connect(STEP_TIMEOUT_S))
+    refused = asyncio.ensure_future(watcher.next_disconnect(STEP_TIMEOUT_S))
+    done, pending = await asyncio.wait({connected, refused},
+                                       return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    if connected in done and not connected.exception():
+        await asyncio.sleep(0.1)  # server-side subscriptions are announced around connect
+        return client, watcher, None
+    await client.disconnect()
+    failure = refused.result() if refused in done and not refused.exception() else None
+    return client, watcher, failure or "no answer within the step timeout"
+
+
+async def subscribe_outcome(client: Any, watcher: Any, channel: str, token: str = "") -> str:
+    """'subscribed', or how it was refused ('refused 103', 'connection closed 3500', ...)."""
+    from envoy_events_kit import realtime_client
+
+    _, sub = await realtime_client.subscribe(client, channel, token=token)
+    result = asyncio.ensure_future(sub.result(STEP_TIMEOUT_S))
+    closed = asyncio.ensure_future(watcher.next_disconnect(STEP_TIMEOUT_S))
+    done, pending = await asyncio.wait({result, closed}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    if result in done and not result.exception():
+        kind, code = result.result()
+        return "subscribed" if kind == "subscribed" else f"refused {code}"
+    if closed in done and not closed.exception():
+        return f"connection closed {closed.result().code}"
+    return "no answer within the step timeout"
+
+
+def same_server(a: str, b: str) -> bool:
+    """Do two WebSocket URLs name the same server (localhost and 127.0.0.1 alike)?"""
+    pa, pb = urlsplit(a), urlsplit(b)
+    loopback = {"localhost", "127.0.0.1", "::1"}
+    hosts_equal = pa.hostname == pb.hostname or {pa.hostname, pb.hostname} <= loopback
+    return hosts_equal and pa.port == pb.port and pa.path == pb.path
+
+
+def describe(url: str) -> str:
+    """The host (and port) of the realtime URL, for the closing line: never a token."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"

@@ -1,0 +1,281 @@
+"""The tokens work on the target's realtime server, and open exactly what the contract says.
+
+Run only with `--events-realtime-url` (`envoy-events contract --realtime-url`). Each failure
+names its rule (`rule realtime-…`); the drift summary has a `realtime <rule>` row for each.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+import yaml
+from envoy_events_kit.contract_tests import realtime_rules as rt
+from envoy_events_kit.contract_tests.checks import RuleBroken
+from envoy_events_kit.contract_tests.target import (
+    CONNECTION,
+    DEPROVISION,
+    PROVISION,
+    SUBSCRIPTION,
+    Identity,
+    Target,
+)
+
+from envoy_events_kit import spec_path
+
+#: Ids of nobody the target knows (valid KSUID form), for "someone else's" channels.
+OTHER_USER = "usr_0ujtsYcgvSTl8PAuAdqWYSMnLOv"
+OTHER_ORG = "org_0ujtsYcgvSTl8PAuAdqWYSMnLOv"
+
+
+@pytest.fixture(scope="session")
+def realtime_url(target: Target) -> str:
+    url = target.options.realtime_url
+    if not url:
+        pytest.skip("realtime rules not checked: no --realtime-url (--events-realtime-url, "
+                    "ENVOY_EVENTS_REALTIME_URL)")
+    return url
+
+
+@pytest.fixture
+def me(target: Target, realtime_url: str) -> Identity:
+    if not target.identity or not target.identity.namespaces:
+        pytest.skip("the connection token grants no channel: nothing to check on the server")
+    return target.identity
+
+
+def connection_token(target: Target, token: str | None = None) -> str:
+    response = target.get(CONNECTION, token or target.token)
+    if response.status_code != 200:
+        pytest.fail(f"the API answered {response.status_code} for a connection token",
+                    pytrace=False)
+    return response.json()["token"]
+
+
+def subscription_token(target: Target, channel: str) -> str:
+    response = target.get(SUBSCRIPTION, target.token, json={"channel": channel})
+    if response.status_code != 200:
+        pytest.fail(f"the API answered {response.status_code} for a subscription token "
+                    "of the caller's own channel", pytrace=False)
+    return response.json()["token"]
+
+
+async def connected(url: str, token: str, get_token: Any = None) -> tuple[Any, Any]:
+    client, watcher, refusal = await rt.connect(url, token, get_token)
+    if refusal is not None:
+        raise RuleBroken("realtime-connect", f"the server refused a connection token from the "
+                                             f"API: {_why(refusal)}")
+    return client, watcher
+
+
+def _why(refusal: Any) -> str:
+    if isinstance(refusal, str):
+        return refusal
+    return f"code {refusal.code} ({refusal.reason})"
+
+
+@pytest.mark.assumption("realtime-connect")
+@pytest.mark.assumption("realtime-subscriptions")
+def test_server_side_subscriptions_equal_the_channels_claim(target: Target, realtime_url: str,
+                                                            me: Identity) -> None:
+    token = connection_token(target)
+    claimed = set(jwt.decode(token, options={"verify_signature": False})["channels"])
+
+    async def scenario() -> set[str]:
+        client, watcher = await connected(realtime_url, token)
+        await client.disconnect()
+        return watcher.server_subscriptions
+
+    subscribed = rt.run(scenario())
+    if subscribed != claimed:
+        raise RuleBroken("realtime-subscriptions",
+                         f"the server subscribed the connection to {sorted(subscribed)}, "
+                         f"the channels claim says {sorted(claimed)}")
+
+
+@pytest.mark.assumption("realtime-own-user-channel")
+def test_own_user_channel_opens_with_a_subscription_token(target: Target, realtime_url: str,
+                                                          me: Identity) -> None:
+    channel = f"{me.namespaces[0]}:{me.org_id}#{me.user_id}"
+    sub_token = subscription_token(target, channel)
+
+    async def scenario() -> str:
+        client, watcher = await connected(realtime_url, connection_token(target))
+        outcome = await rt.subscribe_outcome(client, watcher, channel, sub_token)
+        await client.disconnect()
+        return outcome
+
+    outcome = rt.run(scenario())
+    if outcome != "subscribed":
+        raise RuleBroken("realtime-own-user-channel",
+                         f"the caller's own channel with the API's subscription token: {outcome}")
+
+
+def _refused_without_token(target: Target, realtime_url: str, channel: str, name: str) -> None:
+    async def scenario() -> str:
+        client, watcher = await connected(realtime_url, connection_token(target))
+        outcome = await rt.subscribe_outcome(client, watcher, channel)
+        await client.disconnect()
+        return outcome
+
+    if rt.run(scenario()) == "subscribed":
+        raise RuleBroken(name, f"{channel} opened without a subscription token")
+
+
+@pytest.mark.assumption("realtime-foreign-user-channel")
+def test_another_users_channel_is_refused_without_a_token(target: Target, realtime_url: str,
+                                                          me: Identity) -> None:
+    _refused_without_token(target, realtime_url,
+                           f"{me.namespaces[0]}:{me.org_id}#{OTHER_USER}",
+                           "realtime-foreign-user-channel")
+
+
+@pytest.mark.assumption("realtime-foreign-org-channel")
+def test_another_orgs_channel_is_refused_without_a_token(target: Target, realtime_url: str,
+                                                         me: Identity) -> None:
+    _refused_without_token(target, realtime_url, f"{me.namespaces[0]}:{OTHER_ORG}",
+                           "realtime-foreign-org-channel")
+
+
+@pytest.mark.assumption("realtime-token-bound-to-channel")
+def test_a_subscription_token_opens_only_its_channel(target: Target, realtime_url: str,
+                                                     me: Identity) -> None:
+    own = f"{me.namespaces[0]}:{me.org_id}#{me.user_id}"
+    other = f"{own},{OTHER_USER}"
+    sub_token = subscription_token(target, own)
+
+    async def scenario() -> str:
+        client, watcher = await connected(realtime_url, connection_token(target))
+        outcome = await rt.subscribe_outcome(client, watcher, other, sub_token)
+        await client.disconnect()
+        return outcome
+
+    outcome = rt.run(scenario())
+    if outcome == "subscribed":
+        raise RuleBroken("realtime-token-bound-to-channel",
+                         f"a subscription token for {own} opened {other}")
+
+
+@pytest.fixture
+def expired_connection_token(target: Target, me: Identity) -> Iterator[str]:
+    """An expired connection token: from the mock (its clock moved back, then restored as it
+    was), or minted from a fresh token's claims with --events-jwt-secret."""
+    if target.is_mock:
+        before = target.control("GET", "/clock").json()
+        target.control("PUT", "/clock", json={"advance_seconds": -86_400}).raise_for_status()
+        try:
+            token = connection_token(target)
+        finally:
+            restore = ({"mode": "real"} if before["mode"] == "real"
+                       else {"frozen_at": before["now"]})
+            target.control("PUT", "/clock", json=restore).raise_for_status()
+        yield token
+    elif target.secret:
+        claims = jwt.decode(connection_token(target), options={"verify_signature": False})
+        now = int(time.time())
+        claims.update(iat=now - 7200, exp=now - 3600)
+        yield jwt.encode(claims, target.secret, algorithm="HS256")
+    else:
+        pytest.skip("no way to get an expired connection token (a mock, or --jwt-secret)")
+
+
+@pytest.mark.assumption("realtime-expired-token")
+def test_an_expired_token_is_refused_and_get_token_recovers(target: Target, realtime_url: str,
+                                                           expired_connection_token: str) -> None:
+    fetched: list[int] = []
+
+    async def fresh() -> str:
+        fetched.append(1)
+        return connection_token(target)
+
+    async def scenario() -> Any:
+        client, _, refusal = await rt.connect(realtime_url, expired_connection_token, fresh)
+        await client.disconnect()
+        return refusal
+
+    refusal = rt.run(scenario())
+    if not fetched:
+        raise RuleBroken("realtime-expired-token", "the server accepted an expired token")
+    if refusal is not None:
+        raise RuleBroken("realtime-expired-token",
+                         f"after getToken the client still did not connect: {_why(refusal)}")
+
+
+def _example_event(namespace: str) -> tuple[str, dict[str, Any]] | None:
+    """An event type of the namespace and its data example, both from the spec."""
+    spec = yaml.safe_load(spec_path().read_text())
+    for name, item in (spec.get("webhooks") or {}).items():
+        post = item["post"]
+        if post.get("x-namespace") != namespace:
+            continue
+        schema = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        envelope = spec["components"]["schemas"][schema.rsplit("/", 1)[-1]]
+        data_ref = envelope["allOf"][1]["properties"]["data"]["$ref"]
+        data = spec["components"]["schemas"][data_ref.rsplit("/", 1)[-1]]["examples"][0]
+        return name, data
+    return None
+
+
+@pytest.mark.mock_only
+@pytest.mark.assumption("realtime-publication")
+def test_a_published_event_arrives_on_its_channel_only(target: Target, realtime_url: str,
+                                                       me: Identity) -> None:
+    realtime = target.control("GET", "/state").json().get("realtime")
+    if not realtime or not rt.same_server(realtime["websocket_url"], realtime_url):
+        pytest.skip("the mock does not publish to this realtime server")
+    namespace = me.namespaces[0]
+    example = _example_event(namespace)
+    if example is None:
+        pytest.skip(f"the spec declares no event for the {namespace!r} namespace")
+    event_type, data = example
+    mine = f"{namespace}:{me.org_id}"
+
+    async def scenario() -> tuple[list[Any], dict[str, Any]]:
+        client, watcher = await connected(realtime_url, connection_token(target))
+        elsewhere = target.control("POST", "/events", json={
+            "type": event_type, "data": data, "channel": f"{mine}#{OTHER_USER}"})
+        answer = target.control("POST", "/events", json={"type": event_type, "data": data,
+                                                         "channel": mine})
+        if answer.status_code != 201 or elsewhere.status_code != 201:
+            pytest.fail(f"the mock refused to publish: {answer.text}", pytrace=False)
+        got = []
+        try:
+            got.append(await watcher.next_publication(rt.STEP_TIMEOUT_S))
+            got.append(await watcher.next_publication(0.5))
+        except TimeoutError:
+            pass
+        await client.disconnect()
+        return got, answer.json()["event"]
+
+    got, event = rt.run(scenario())
+    if not got:
+        raise RuleBroken("realtime-publication", f"the event published on {mine} never arrived")
+    if [(p.channel, p.data) for p in got] != [(mine, event)]:
+        raise RuleBroken("realtime-publication",
+                         f"expected the envelope once on {mine}, got "
+                         f"{[(p.channel, p.data == event) for p in got]}")
+
+
+@pytest.mark.destructive
+@pytest.mark.assumption("realtime-deprovision")
+def test_deprovision_closes_the_connection(target: Target, realtime_url: str,
+                                           me: Identity) -> None:
+    async def scenario() -> Any:
+        client, watcher = await connected(realtime_url, connection_token(target))
+        try:
+            if target.get(DEPROVISION, target.admin_token).status_code != 204:
+                pytest.fail("deprovision was refused", pytrace=False)
+            try:
+                return await watcher.next_disconnect(rt.STEP_TIMEOUT_S)
+            except TimeoutError:
+                return None
+        finally:
+            await client.disconnect()
+            target.get(PROVISION, target.admin_token)
+
+    if rt.run(scenario()) is None:
+        raise RuleBroken("realtime-deprovision",
+                         "the organisation's connection stayed open after deprovision")
