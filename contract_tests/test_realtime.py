@@ -136,8 +136,12 @@ def test_another_users_channel_is_refused_without_a_token(target: Target, realti
 @pytest.mark.assumption("realtime-foreign-org-channel")
 def test_another_orgs_channel_is_refused_without_a_token(target: Target, realtime_url: str,
                                                          me: Identity) -> None:
-    _refused_without_token(target, realtime_url, f"{me.namespaces[0]}:{OTHER_ORG}",
-                           "realtime-foreign-org-channel")
+    # Also the other organisation's channel limited to the caller: a server that opens
+    # user-limited channels to the users they list (allow_user_limited_channels) lets
+    # anyone into any organisation that way.
+    for channel in (f"{me.namespaces[0]}:{OTHER_ORG}",
+                    f"{me.namespaces[0]}:{OTHER_ORG}#{me.user_id}"):
+        _refused_without_token(target, realtime_url, channel, "realtime-foreign-org-channel")
 
 
 @pytest.mark.assumption("realtime-token-bound-to-channel")
