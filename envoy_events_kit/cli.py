@@ -67,11 +67,15 @@ def main() -> None:
               help="Also deliver webhooks to HOST (repeatable); by default only to loopback.")
 @click.option("--webhook-timeout", default=5.0, show_default=True,
               type=click.FloatRange(0.1, 60), help="Seconds a receiver has to answer.")
+@click.option("--scenario", metavar="FILE|NAME",
+              help="Play a scenario of timed events once the mock serves: a YAML file, or a "
+                   "bundled name (shipment-journey).")
+@click.option("--scenario-loop", is_flag=True, help="Play the --scenario again and again.")
 def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, clock: str,
          token_ttl: int, threads: int, strict: bool, state_file: Path | None,
          realtime: bool, centrifugo: Path | None, realtime_port: int,
          webhook_retry_schedule: str, allowed_webhook_hosts: tuple[str, ...],
-         webhook_timeout: float) -> None:
+         webhook_timeout: float, scenario: str | None, scenario_loop: bool) -> None:
     """Serve the stateful mock (waitress) until Ctrl-C or SIGTERM.
 
     It answers the four /events/ operations as the contract says (401, 400, 403, 409,
@@ -93,7 +97,8 @@ def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, c
                       realtime_port=realtime_port,
                       webhook_retry_schedule=webhook_retry_schedule,
                       allowed_webhook_hosts=allowed_webhook_hosts,
-                      webhook_timeout=webhook_timeout))
+                      webhook_timeout=webhook_timeout, scenario=scenario,
+                      scenario_loop=scenario_loop))
 
 
 @main.group(short_help="Install or locate the realtime server (Centrifugo).")

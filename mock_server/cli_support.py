@@ -12,6 +12,7 @@ from envoy_events_kit.mock_server.config import ConfigError, Settings
 from envoy_events_kit.mock_server.fixtures import FixturesError
 from envoy_events_kit.mock_server.realtime.install import RealtimeUnavailable
 from envoy_events_kit.mock_server.realtime.process import RealtimeError
+from envoy_events_kit.mock_server.scenarios import ScenarioError
 from envoy_events_kit.mock_server.server import MockServer
 from envoy_events_kit.mock_server.tokens import format_instant, parse_instant
 from envoy_events_kit.mock_server.webhooks.delivery import parse_schedule
@@ -61,7 +62,8 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
              state_file: Path | None = None, realtime: bool = False,
              centrifugo: Path | None = None, realtime_port: int = 0,
              webhook_retry_schedule: str = "0,1,5", allowed_webhook_hosts: tuple[str, ...] = (),
-             webhook_timeout: float = 5.0) -> int:
+             webhook_timeout: float = 5.0, scenario: str | None = None,
+             scenario_loop: bool = False) -> int:
     """Run in the foreground; one-line errors instead of tracebacks. Returns the exit status."""
     try:
         schedule = parse_schedule(webhook_retry_schedule)
@@ -81,14 +83,15 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
                            state_file=state_file, realtime=realtime, centrifugo=centrifugo,
                            realtime_port=realtime_port, webhook_retry_schedule=schedule,
                            allowed_webhook_hosts=tuple(allowed_webhook_hosts),
-                           webhook_timeout_s=webhook_timeout)
+                           webhook_timeout_s=webhook_timeout, scenario=scenario,
+                           scenario_loop=scenario_loop)
         if fixtures_path is not None:
             settings = replace(settings, fixtures_path=fixtures_path)
         if secret is not None:
             settings = replace(settings, secret=secret)
         server = MockServer(settings, host=host, port=port, threads=threads)
         server.bind()
-    except (ConfigError, FixturesError) as exc:
+    except (ConfigError, FixturesError, ScenarioError) as exc:
         click.echo(f"error: {exc}", err=True)
         return 2
     except (OSError, ValueError) as exc:

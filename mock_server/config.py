@@ -43,6 +43,10 @@ class Settings:
     webhook_retry_schedule: tuple[float, ...] = (0.0, 1.0, 5.0)
     allowed_webhook_hosts: tuple[str, ...] = ()
     webhook_timeout_s: float = 5.0
+    #: A scenario to play once the mock serves (a file, or a bundled name), and whether to
+    #: play it again and again.
+    scenario: str | None = None
+    scenario_loop: bool = False
 
     def __post_init__(self) -> None:
         if len(self.secret.encode()) < MIN_SECRET_BYTES:

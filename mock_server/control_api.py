@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import asdict
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from envoy_events_kit.mock_server.errors import ApiError, invalid_request
 from envoy_events_kit.mock_server.model import Organisation, Principal, WebhookEndpoint
 from envoy_events_kit.mock_server.responses import no_content
+from envoy_events_kit.mock_server.scenarios import BUNDLED
 from envoy_events_kit.mock_server.spec import first_error
 from envoy_events_kit.mock_server.state import MockState, current
 from envoy_events_kit.mock_server.tokens import format_instant, parse_instant
@@ -179,6 +181,38 @@ def list_events() -> Response:
     return jsonify(events=current().events.history())
 
 
+def list_scenarios() -> Response:
+    player = current().scenarios
+    known = {**{name: None for name in BUNDLED}, **player.known}
+    rows = []
+    for name in known:
+        scenario = player.scenario(name)
+        rows.append({"name": name, "description": scenario.description,
+                     "steps": len(scenario.steps)})
+    return jsonify(scenarios=rows, playing=[p.as_json() for p in player.playing.values()])
+
+
+def stop_scenarios() -> Response:
+    current().scenarios.stop_all()
+    return no_content()
+
+
+def play_scenario(name: str) -> Response:
+    _checked_path(name=name)
+    body = _checked_body() if request.get_data() else {}
+    player = current().scenarios
+    try:
+        playback = player.play(name, loop=body.get("loop", False))
+    except KeyError:
+        known = sorted({*BUNDLED, *player.known})
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise _not_found(f"No scenario {name!r}.{hint} Known: {', '.join(known)}.") from None
+    response = jsonify(playback.as_json())
+    response.status_code = 202
+    return response
+
+
 def clear_faults() -> Response:
     current().faults.clear()
     current().webhooks.clear_faults()
@@ -238,6 +272,9 @@ HANDLERS = {
     "listDeliveries": list_deliveries,
     "retryDelivery": retry_delivery,
     "injectDeliveryFault": inject_delivery_fault,
+    "listScenarios": list_scenarios,
+    "stopScenarios": stop_scenarios,
+    "playScenario": play_scenario,
 }
 
 

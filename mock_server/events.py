@@ -116,9 +116,7 @@ class EventBus:
         kind = self.catalogue.get(event_type)
         channel, org_id = self._channel(kind, channel, organisation, namespace)
         event = self._envelope(kind, org_id, data)
-        problem = first_error(kind.validator, event)
-        if problem:
-            raise invalid_request(f"Invalid {kind.name} event: {problem}")
+        self._validate(kind, event)
         if not self._store.is_provisioned(org_id):
             raise ApiError(409, "not_provisioned",
                            f"Organisation {org_id} is not provisioned for events.")
@@ -127,6 +125,22 @@ class EventBus:
         with self._lock:
             self._log.append(published.as_json())
         return published
+
+    def check(self, event_type: str, data: Any, *, channel: str | None = None,
+              organisation: str | None = None, namespace: str | None = None) -> None:
+        """The checks of `publish` that do not depend on the state (400s), publishing
+        nothing: scenario files are checked this way when they are loaded."""
+        kind = self.catalogue.get(event_type)
+        _, org_id = self._channel(kind, channel, organisation, namespace)
+        self._validate(kind, {"id": "evt_" + "0" * 27, "type": kind.name,
+                              "created_at": format_instant(self._clock.now()),
+                              "organisation": org_id, "data": data})
+
+    @staticmethod
+    def _validate(kind: EventType, event: dict[str, Any]) -> None:
+        problem = first_error(kind.validator, event)
+        if problem:
+            raise invalid_request(f"Invalid {kind.name} event: {problem}")
 
     def organisation_off(self, org_id: str) -> None:
         """Tell every sink that `org_id` was deprovisioned."""

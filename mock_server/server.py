@@ -70,6 +70,7 @@ class MockServer:
         except Exception:
             self._shutdown()
             raise
+        self.state.start_scenario()
         self._thread = threading.Thread(target=self._server.run, name="envoy-events-mock",
                                         daemon=True)
         self._thread.start()
@@ -84,6 +85,7 @@ class MockServer:
         except Exception:
             self._shutdown()
             raise
+        self.state.start_scenario()
         if on_ready:
             on_ready(self)
         # Everything built so far (modules, spec, validators, app) lives as long as the

@@ -12,6 +12,8 @@ from envoy_events_kit.mock_server import fixtures as fixtures_module
 from envoy_events_kit.mock_server.config import Settings
 from envoy_events_kit.mock_server.events import EventBus
 from envoy_events_kit.mock_server.journal import Faults, Journal
+from envoy_events_kit.mock_server.scenarios import ScenarioPlayer
+from envoy_events_kit.mock_server.scenarios import load as load_scenario
 from envoy_events_kit.mock_server.spec import Spec
 from envoy_events_kit.mock_server.store import Store
 from envoy_events_kit.mock_server.tokens import Clock, Minter
@@ -36,6 +38,7 @@ class MockState:
     faults: Faults
     events: EventBus
     webhooks: WebhookDispatcher
+    scenarios: ScenarioPlayer
     #: The running Centrifugo stand-in (`--realtime`), else None.
     realtime: Any = None
 
@@ -45,6 +48,7 @@ class MockState:
         self.clock.set(self.settings.clock)
         self.journal.clear()
         self.faults.clear()
+        self.scenarios.stop_all()
         self.events.reset()
 
     def set_provisioned(self, org_id: str, provisioned: bool) -> Any:
@@ -74,8 +78,15 @@ class MockState:
     def close(self) -> None:
         """Stop what runs beside the app: webhook workers (recording what they could not
         send) and the realtime stand-in."""
+        self.scenarios.stop_all()
         self.webhooks.stop()
         self.stop_realtime()
+
+    def start_scenario(self) -> None:
+        """Play the scenario the settings name, if any (it was checked at build)."""
+        if self.settings.scenario and not self.scenarios.playing:
+            name = next(iter(self.scenarios.known))
+            self.scenarios.play(name, loop=self.settings.scenario_loop)
 
     def stop_realtime(self) -> None:
         standin, self.realtime = self.realtime, None
@@ -105,6 +116,9 @@ def build(settings: Settings) -> MockState:
     webhooks = WebhookDispatcher(store, settings.seed, settings.webhook_retry_schedule,
                                  settings.allowed_webhook_hosts, settings.webhook_timeout_s)
     events.add_sink(webhooks)
+    scenarios = ScenarioPlayer(events)
+    if settings.scenario:
+        scenarios.add(load_scenario(settings.scenario, events))
     return MockState(
         settings=settings,
         spec=spec,
@@ -117,6 +131,7 @@ def build(settings: Settings) -> MockState:
         faults=Faults(),
         events=events,
         webhooks=webhooks,
+        scenarios=scenarios,
     )
 
 
