@@ -265,6 +265,7 @@ def test_a_published_event_arrives_on_its_channel_only(target: Target, realtime_
 
 @pytest.mark.destructive
 @pytest.mark.assumption("realtime-deprovision")
+@pytest.mark.assumption("deprovisionEvents x-realtime")
 def test_deprovision_closes_the_connection(target: Target, realtime_url: str,
                                            me: Identity) -> None:
     async def scenario() -> Any:
