@@ -127,9 +127,15 @@ HANDLERS = {
 
 
 def operation_id() -> str | None:
-    """The spec's operationId of the current request, if it reached one of our routes."""
+    """The spec's operationId of the current request, if it is a call of one of our
+    operations: a browser's CORS preflight (OPTIONS) or a HEAD reaches the route but is not
+    a call, so it neither takes an armed fault nor is journaled under the operation."""
     endpoint = request.endpoint or ""
-    return endpoint.removeprefix("events.") if endpoint.startswith("events.") else None
+    if not endpoint.startswith("events."):
+        return None
+    found = endpoint.removeprefix("events.")
+    operation = current().spec.operations.get(found)
+    return found if operation is not None and operation.method == request.method else None
 
 
 def _inject_fault() -> Response | None:

@@ -138,3 +138,28 @@ def test_browser_preflight_from_a_localhost_app_succeeds(running_mock):
 def test_other_origins_get_no_cors_allowance(running_mock, origin):
     response = _preflight(running_mock, origin)
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_a_cors_preflight_neither_takes_an_armed_fault_nor_counts_as_a_call():
+    """A browser's fetch() sends OPTIONS first: the armed 503 must reach the real request."""
+    from envoy_events_kit.mock_server.handle import EventsMock
+
+    with EventsMock.start() as mock:
+        mock.inject_fault("getSubscriptionToken", 503, times=1)
+        origin = {"Origin": "http://localhost:5173"}
+        preflight = requests.options(
+            f"{mock.url}/events/subscription_token", timeout=5,
+            headers={**origin, "Access-Control-Request-Method": "GET",
+                     "Access-Control-Request-Headers": "authorization"})
+        real = requests.get(f"{mock.url}/events/subscription_token", timeout=5,
+                            params={"channel": f"shipments:{ACME}"},
+                            headers={**origin, **mock.headers("admin")})
+        assert preflight.status_code == 200
+        assert preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
+        assert real.status_code == 503 and real.json()["error"]["code"] == "injected_fault"
+        assert real.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
+        calls = mock.journal("getSubscriptionToken")
+        assert [(c["method"], c["status"]) for c in calls] == [("GET", 503)]
+        raw = requests.get(f"{mock.url}/__mock__/journal", timeout=5).json()["entries"]
+        assert [(e["method"], e["operation_id"]) for e in raw] == [
+            ("OPTIONS", None), ("GET", "getSubscriptionToken")]
