@@ -18,8 +18,10 @@ if TYPE_CHECKING:
     from envoy_events_kit.mock_server.handle import EventsMock, EventsRealtime
     from envoy_events_kit.mock_server.webhooks.receiver import WebhookReceiver
 
-#: The events_mock fixture's frozen instant: tokens are byte-stable across runs.
-DEFAULT_CLOCK = "2026-01-01T00:00:00Z"
+#: The events_mock fixture's clock: real, so that its tokens pass a real-clock verifier
+#: (`jwt.decode`) on the day the tests run. Freeze it (`--events-clock INSTANT`, the ini's
+#: `events_clock`, or `events_mock.freeze_clock(...)`) for byte-identical tokens.
+DEFAULT_CLOCK = "real"
 
 #: option name -> (environment variable, help). Options without a variable take none.
 OPTIONS: dict[str, tuple[str | None, str]] = {

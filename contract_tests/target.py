@@ -7,7 +7,7 @@ in-process on a free port (the mock's public entry point) and then treats it as 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jwt
@@ -262,11 +262,22 @@ def _learn_secret(target: Target) -> str | None:
     return DEV_SECRET if _verifies(sample, DEV_SECRET) else None
 
 
-def _start_in_process() -> tuple[Any, str]:
+def _start_in_process(options: Options) -> tuple[Any, str, Options]:
+    """The mock, with its realtime stand-in when no --realtime-url names another server and
+    the Centrifugo binary can be had: the default run then checks the realtime rules too."""
     from envoy_events_kit.mock_server import MockServer
+    from envoy_events_kit.mock_server.realtime import RealtimeUnavailable
 
+    if not options.realtime_url:
+        try:
+            server = MockServer({"clock": "real", "realtime": True}).start()
+        except RealtimeUnavailable:
+            pass
+        else:
+            url = server.state.realtime.websocket_url
+            return server, server.url, replace(options, realtime_url=url)
     server = MockServer({"clock": "real"}).start()
-    return server, server.url
+    return server, server.url, options
 
 
 def open_target(options: Options) -> Target:
@@ -278,7 +289,7 @@ def open_target(options: Options) -> Target:
             raise TargetError("--events-base-url needs --events-token (or ENVOY_EVENTS_TOKEN)")
         rate = parse_rate(options.rate_limit or DEFAULT_RATE)
     else:
-        server, base_url = _start_in_process()
+        server, base_url, options = _start_in_process(options)
         in_process = True
         rate = parse_rate(options.rate_limit) if options.rate_limit else 0.0
     session = ThrottledSession(rate=0.0, timeout=options.timeout)

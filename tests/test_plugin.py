@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jwt
@@ -15,7 +16,7 @@ import yaml
 from envoy_events_kit.mock_server import MockServer
 
 from envoy_events_kit import default_fixtures_path
-from tests.conftest import ACME, ADA, ADMIN, FROZEN_AT, GLOBEX
+from tests.conftest import ACME, ADA, ADMIN, GLOBEX
 
 pytest_plugins = ["pytester"]
 
@@ -44,7 +45,7 @@ def test_mutate(events_mock):
 def test_reset_before_the_next_test(events_mock):
     assert events_mock.organisation(ACME)["provisioned"] is True
     assert events_mock.organisation(GLOBEX)["provisioned"] is False
-    assert events_mock.clock() == {{"mode": "frozen", "now": {FROZEN_AT!r}}}
+    assert events_mock.clock()["mode"] == "real"  # the default, back after the advance
     assert events_mock.journal() == []
     r = requests.get(events_mock.url + "/events/connection_token", headers=events_mock.headers())
     assert r.status_code == 200
@@ -267,18 +268,34 @@ def test_importing_the_plugin_loads_nothing_heavy():
     assert out.stdout.strip() == "[]"
 
 
-def test_default_tokens_are_byte_stable(pytester):
-    pytester.makepyfile("""
-        import requests
+TOKEN_TEST = """
+    import jwt, requests
 
-        def test_token(events_mock):
-            r = requests.get(events_mock.url + "/events/connection_token",
-                             headers=events_mock.headers())
-            print("TOKEN=" + r.json()["token"])
-    """)
+    def test_token(events_mock):
+        r = requests.get(events_mock.url + "/events/connection_token",
+                         headers=events_mock.headers())
+        token = r.json()["token"]
+        print("TOKEN=" + token)
+        if events_mock.clock()["mode"] == "real":  # what a consumer's own verifier does
+            jwt.decode(token, "envoy-events-kit-development-secret-not-for-production",
+                       algorithms=["HS256"])
+"""
+
+
+def test_default_tokens_pass_a_real_clock_verifier(pytester):
+    pytester.makepyfile(TOKEN_TEST)
+    result = pytester.runpytest_inprocess("-s")
+    result.assert_outcomes(passed=1)
+    [token] = re.findall(r"TOKEN=(\S+)", result.stdout.str())
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert abs(claims["iat"] - time.time()) < 60
+
+
+def test_a_frozen_clock_gives_byte_identical_tokens(pytester):
+    pytester.makepyfile(TOKEN_TEST)
     tokens = set()
     for _ in range(2):
-        result = pytester.runpytest_inprocess("-s")
+        result = pytester.runpytest_inprocess("-s", "--events-clock", "2026-01-01T00:00:00Z")
         result.assert_outcomes(passed=1)
         tokens |= set(re.findall(r"TOKEN=(\S+)", result.stdout.str()))
     [token] = tokens
