@@ -7,10 +7,14 @@ tests talk to the mock only through HTTP, the way they talk to the events API. T
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 from urllib.parse import quote
 
 import requests
+import yaml
+
+from envoy_events_kit import names, spec_path
 
 PREFIX = "/__mock__"
 
@@ -19,6 +23,18 @@ def _matches(entry: dict[str, Any], operation_id: str | None, status: int | None
     return ((operation_id is None or (entry["operation_id"] == operation_id
                                        and entry["method"] != "OPTIONS"))
             and (status is None or entry["status"] == status))
+
+
+@cache
+def operation_ids() -> frozenset[str]:
+    """The events API's operations, from the bundled spec: a typo must not pass silently."""
+    document = yaml.safe_load(spec_path().read_text())
+    return frozenset(op["operationId"] for item in document["paths"].values()
+                     for op in item.values() if isinstance(op, dict) and "operationId" in op)
+
+
+def _operation(operation_id: str) -> str:
+    return names.check("operation", operation_id, operation_ids())
 
 
 class ControlError(RuntimeError):
@@ -166,6 +182,7 @@ class MockControl:
     def inject_fault(self, operation_id: str, status: int | None = None, *,
                      latency_ms: int | None = None, times: int = 1) -> None:
         """The next `times` calls of the operation answer `status` and/or wait first."""
+        _operation(operation_id)
         body: dict[str, Any] = {"times": times}
         if status is not None:
             body["status"] = status
@@ -181,6 +198,8 @@ class MockControl:
                 status: int | None = None) -> list[dict[str, Any]]:
         """Requests to the events API, oldest first (tokens redacted). Filtered by operation,
         only calls count: a browser's CORS preflight (OPTIONS) is not a call."""
+        if operation_id is not None:
+            _operation(operation_id)
         entries = self._call("GET", "/journal")["entries"]
         return [e for e in entries if _matches(e, operation_id, status)] \
             if operation_id is not None or status is not None else entries
@@ -192,6 +211,7 @@ class MockControl:
                       status: int | None = None) -> list[dict[str, Any]]:
         """Fail unless the operation was called (exactly `times` times, if given; with that
         `status`, if given). Returns the matching journal entries."""
+        _operation(operation_id)
         entries = self.journal()
         matching = [e for e in entries if _matches(e, operation_id, status)]
         if (len(matching) == times) if times is not None else matching:

@@ -12,6 +12,8 @@ from envoy_events_kit.mock_server.spec import Spec, first_error
 from envoy_events_kit.mock_server.tokens import parse_instant
 from jsonschema import Draft202012Validator
 
+from envoy_events_kit.names import did_you_mean
+
 _SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -155,8 +157,14 @@ def _build(path: Path, data: dict[str, Any], spec: Spec) -> Fixtures:
                                 f"{entry['organisation']!r} is not in organisations")
         users[uid] = entry["organisation"]
     principals = {}
+    provisioning_scope = data.get("provisioning_scope", "events:admin")
+    granting = {*namespaces.values(), provisioning_scope}
     for name, entry in data["tokens"].items():
         field = f"tokens/{name}"
+        for scope in entry["scopes"]:
+            if scope not in granting:  # a typo would silently grant nothing
+                raise FixturesError(f"{path}: {field}/scopes: "
+                                    f"{did_you_mean('scope', scope, granting)}")
         if entry["user"] not in users:
             raise FixturesError(f"{path}: {field}/user: {entry['user']!r} is not in users")
         if entry["token"] in principals:
@@ -173,7 +181,7 @@ def _build(path: Path, data: dict[str, Any], spec: Spec) -> Fixtures:
         )
     return Fixtures(
         path=path,
-        provisioning_scope=data.get("provisioning_scope", "events:admin"),
+        provisioning_scope=provisioning_scope,
         namespaces=namespaces,
         organisations=organisations,
         principals=principals,

@@ -12,6 +12,8 @@ from envoy_events_kit.mock_server.model import Principal
 from envoy_events_kit.mock_server.server import MockServer
 from envoy_events_kit.mock_server.webhooks.receiver import WebhookReceiver
 
+from envoy_events_kit import names
+
 
 class EventsMock(MockControl):
     """A mock on a free loopback port, driven through its control API.
@@ -34,8 +36,9 @@ class EventsMock(MockControl):
         return cls(MockServer(settings).start())
 
     def headers(self, name: str = "admin") -> dict[str, str]:
-        """`Authorization` header of a fixture principal."""
-        return {"Authorization": f"Bearer {self.tokens[name]}"}
+        """`Authorization` header of a fixture principal (a typo says which one was meant)."""
+        token = self.tokens[names.check("fixture principal", name, self.tokens)]
+        return {"Authorization": f"Bearer {token}"}
 
     def webhook_receiver(self, name: str = "admin",
                          event_types: list[str] | None = None) -> WebhookReceiver:

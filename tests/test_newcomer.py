@@ -163,3 +163,33 @@ def test_a_cors_preflight_neither_takes_an_armed_fault_nor_counts_as_a_call():
         raw = requests.get(f"{mock.url}/__mock__/journal", timeout=5).json()["entries"]
         assert [(e["method"], e["operation_id"]) for e in raw] == [
             ("OPTIONS", None), ("GET", "getSubscriptionToken")]
+
+
+def test_unknown_names_fail_loudly_with_did_you_mean(tmp_path):
+    """A typo in an operation, a principal or a fixture scope must not pass silently."""
+    from envoy_events_kit.mock_server.fixtures import FixturesError, load
+    from envoy_events_kit.mock_server.handle import EventsMock
+
+    from envoy_events_kit.names import UnknownName
+
+    with EventsMock.start() as mock:
+        with pytest.raises(UnknownName, match="did you mean 'getSubscriptionToken'"):
+            mock.assert_not_called("getSubscriptonToken")
+        with pytest.raises(UnknownName, match="did you mean 'getSubscriptionToken'"):
+            mock.inject_fault("getSubscriptonToken", 503)
+        with pytest.raises(UnknownName, match="did you mean 'admin'"):
+            mock.headers("amdin")
+        mock.assert_not_called("getSubscriptionToken")  # the real name still works
+
+    import yaml
+    from envoy_events_kit.mock_server.spec import Spec
+
+    from envoy_events_kit import default_fixtures_path, spec_path
+
+    data = yaml.safe_load(default_fixtures_path().read_text())
+    data["tokens"]["shipments-reader"]["scopes"] = ["shipment:read"]
+    bad = tmp_path / "fixtures.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(FixturesError, match=r"tokens/shipments-reader/scopes: unknown scope "
+                                            r"'shipment:read': did you mean 'shipments:read'"):
+        load(bad, Spec(spec_path()))
