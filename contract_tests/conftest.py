@@ -6,6 +6,7 @@ loaded: it must not be listed in `pytest_plugins` again).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from envoy_events_kit.contract_tests import target as target_module
 from envoy_events_kit.contract_tests.checks import Context
 from envoy_events_kit.contract_tests.drift import DriftRecorder
 from envoy_events_kit.contract_tests.realtime_rules import describe as describe_realtime
+from envoy_events_kit.contract_tests.runner import cli_words
 from envoy_events_kit.contract_tests.target import (
     PROVISION,
     Options,
@@ -42,6 +44,32 @@ def pytest_configure(config: pytest.Config) -> None:
     recorder = DriftRecorder()
     config.stash[_DRIFT_KEY] = recorder
     config.pluginmanager.register(recorder, "envoy-events-drift")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Before the JUnit file is written: drop the base64 statistics Hypothesis' plugin adds
+    as report-wide properties for every test (noise in a CI's report)."""
+    from _pytest.junitxml import xml_key
+
+    xml = session.config.stash.get(xml_key, None)
+    if xml is not None:
+        xml.global_properties = [(name, value) for name, value in xml.global_properties
+                                 if not str(name).startswith("hypothesis-statistics")]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Schemathesis' items share one node id (`test_schema.py::test_operation`), so a JUnit
+    report showed four identical test cases: give each its operation, as its name has."""
+    for item in items:
+        suffix = item.name[len(getattr(item, "originalname", item.name)):]
+        if not suffix.startswith("[") or item.nodeid.endswith(suffix):
+            continue
+        node_id = getattr(item, "_id", None)
+        if hasattr(node_id, "with_params"):  # pytest >= 9.2 keeps a NodeId object
+            item._id = node_id.with_params(suffix[1:-1])
+        else:
+            item._nodeid = item.nodeid + suffix
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -134,6 +162,11 @@ def redact(text: str) -> str:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     """No bearer token in failure reports or captured output, whatever printed it."""
     report = yield
+    if report.skipped and os.environ.get("ENVOY_EVENTS_FROM_CLI") and isinstance(
+            report.longrepr, tuple):
+        # Run by `envoy-events contract`: name its own options (--token, not --events-token).
+        where, line, why = report.longrepr
+        report.longrepr = (where, line, cli_words(why))
     if report.longrepr is not None and _SECRETS:
         text = str(report.longrepr)
         cleaned = redact(text)

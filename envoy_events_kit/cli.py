@@ -147,8 +147,7 @@ def spec(control: bool) -> None:
     click.echo(str(control_spec_path() if control else spec_path()))
 
 
-@main.command(context_settings={"ignore_unknown_options": True},
-              short_help="Check a deployment (or the mock) against the contract.")
+@main.command(short_help="Check a deployment (or the mock) against the contract.")
 @click.option("--base-url", envvar="ENVOY_EVENTS_BASE_URL", show_envvar=True,
               help="Deployment to test. Default: the mock, started in-process.")
 @click.option("--token", envvar="ENVOY_EVENTS_TOKEN", show_envvar=True,
@@ -177,8 +176,10 @@ def contract(base_url: str | None, realtime_url: str | None, token: str | None,
              expired_token: str | None, jwt_secret: str | None, allow_destructive: bool,
              max_examples: int | None, rate_limit: str | None, timeout: float | None,
              junit_xml: str | None, pytest_args: tuple[str, ...]) -> None:
-    """Run the contract suite against BASE_URL (or the mock); extra arguments go to pytest.
-    Exits 0 only when everything held."""
+    """Run the contract suite against BASE_URL (or the mock). Exits 0 only when everything
+    held; 3 when the run cannot start (one sentence says why).
+
+    Arguments after `--` go to pytest, e.g. `envoy-events contract -- -k realtime -x`."""
     from envoy_events_kit.contract_tests.runner import run
 
     if base_url and not token:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 import pytest
 from broken_servers import serve
@@ -27,7 +28,7 @@ def sentences(done: subprocess.CompletedProcess) -> list[str]:
 
 
 def test_default_run_starts_the_mock_in_process_and_passes() -> None:
-    done = contract("--max-examples", "5", "-q")
+    done = contract("--max-examples", "5", "--", "-q")
     assert done.returncode == 0, done.stdout[-3000:]
     assert "target an in-process mock; 5 examples per generated test" in done.stdout
     assert " passed" in done.stdout and "skipped" not in done.stdout
@@ -66,14 +67,15 @@ def test_a_deployment_gets_only_safe_tests() -> None:
     served = serve(HideControlApi(create_app()))
     try:
         done = contract("--base-url", served.url, "--token", ADMIN, "--expired-token", EXPIRED,
-                        "--max-examples", "5", "--rate-limit", "200/s", "-rs")
+                        "--max-examples", "5", "--rate-limit", "200/s", "--", "-rs")
     finally:
         served.stop()
     assert done.returncode == 0, done.stdout[-3000:]
     assert "(deployment) as usr_26ZZVRrmnPTXTcZIuzXLZdnigLW" in done.stdout
     assert "200 requests/s at most; provisioning not allowed" in done.stdout
     assert "mock only: the target does not serve the mock's control API" in done.stdout
-    assert "provisioning needs --events-allow-destructive" in done.stdout
+    assert "provisioning needs --allow-destructive" in done.stdout  # the CLI's own names
+    assert "--events-" not in done.stdout
     summary = dict(line.split(None, 1) for line in done.stdout.splitlines()
                    if line.startswith(("MissingAdminScope ", "Unauthorized ")))
     assert summary["MissingAdminScope"].startswith("not checked")
@@ -83,7 +85,8 @@ def test_a_deployment_gets_only_safe_tests() -> None:
 def test_a_refused_token_stops_the_run_with_one_sentence(mock_url: str) -> None:
     done = contract("--base-url", mock_url, "--token", SECRET_TOKEN)
     assert done.returncode == UNREACHABLE_EXIT
-    assert sentences(done) and "--events-token was refused (401)" in sentences(done)[0]
+    assert sentences(done) and "--token was refused (401)" in sentences(done)[0]
+    assert "_pytest.outcomes.Exit" not in done.stdout + done.stderr
     assert SECRET_TOKEN not in done.stdout + done.stderr
     assert " passed" not in done.stdout
 
@@ -104,3 +107,36 @@ def test_an_unreachable_url_stops_the_run() -> None:
 def test_base_url_without_token_is_a_usage_error() -> None:
     done = contract("--base-url", "http://127.0.0.1:9")
     assert done.returncode == 2 and "--base-url needs --token" in done.stderr
+
+
+def test_an_unknown_flag_is_refused_with_a_suggestion() -> None:
+    done = contract("--tokn", "x")
+    assert done.returncode == 2
+    assert "No such option '--tokn'" in done.stderr and "'--token'" in done.stderr
+    assert "--base-url needs" not in done.stderr
+
+
+def test_a_stopped_run_leaves_a_junit_report_that_shows_it(tmp_path) -> None:
+    report = tmp_path / "contract.xml"
+    done = contract("--base-url", "http://127.0.0.1:9", "--token", ADMIN,
+                    "--junit-xml", str(report))
+    assert done.returncode == UNREACHABLE_EXIT
+    root = ET.parse(report).getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    assert suite.get("name") == "envoy-events-contract"
+    assert (suite.get("tests"), suite.get("errors")) == ("1", "1")
+    assert "is unreachable" in suite.find("testcase/error").get("message")
+
+
+def test_the_junit_report_is_named_and_free_of_hypothesis_noise(tmp_path) -> None:
+    report = tmp_path / "contract.xml"
+    done = contract("--max-examples", "3", "--junit-xml", str(report), "--", "-q",
+                    "-k", "schema or channels")
+    assert done.returncode == 0, done.stdout[-3000:]
+    root = ET.parse(report).getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    assert suite.get("name") == "envoy-events-contract"
+    names = [f"{c.get('classname')}::{c.get('name')}" for c in suite.iter("testcase")]
+    assert len(names) == len(set(names)), names
+    assert not [p for p in root.iter("property")
+                if p.get("name", "").startswith("hypothesis-statistics")]

@@ -31,7 +31,7 @@ def contract(base_url: str, realtime_url: str, *extra: str) -> tuple[int, str]:
         [sys.executable, "-m", "envoy_events_kit.cli", "contract", "--base-url", base_url,
          "--token", ADMIN, "--admin-token", ADMIN, "--jwt-secret", DEV_SECRET,
          "--allow-destructive", "--realtime-url", realtime_url, "--max-examples", "5",
-         "-p", "no:randomly", *extra],
+         "--", "-p", "no:randomly", *extra],
         capture_output=True, text=True, timeout=300)
     return done.returncode, done.stdout + done.stderr
 
