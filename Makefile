@@ -70,6 +70,7 @@ bench: $(STAMP) realtime  ## mock vs baseline (throughput, latency, start, RSS; 
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/realtime_start.py
 	$(BIN)/python benchmarks/webhooks_burst.py
+	$(BIN)/python benchmarks/consumer_startup.py
 
 $(PRISM):
 	@command -v npm >/dev/null || { echo "bench-prism needs Node.js and npm"; exit 2; }

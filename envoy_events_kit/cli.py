@@ -180,8 +180,15 @@ def contract(base_url: str | None, realtime_url: str | None, token: str | None,
     held; 3 when the run cannot start (one sentence says why).
 
     Arguments after `--` go to pytest, e.g. `envoy-events contract -- -k realtime -x`."""
+    import importlib.util
+
     from envoy_events_kit.contract_tests.runner import run
 
+    missing = [m for m in ("schemathesis", "hypothesis") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise click.ClickException(
+            f"the contract suite needs {' and '.join(missing)}: install the kit with its "
+            "contract extra, e.g. pip install 'envoy-events-kit[contract] @ <path or URL>'")
     if base_url and not token:
         raise click.UsageError("--base-url needs --token (or ENVOY_EVENTS_TOKEN)")
     sys.exit(run(secrets={"token": token, "admin_token": admin_token,

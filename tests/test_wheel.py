@@ -24,7 +24,11 @@ from tests.conftest import ADMIN
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = {"envoy_events_kit/openapi/events.yaml", "envoy_events_kit/openapi/mock-control.yaml",
            "envoy_events_kit/fixtures/default.yaml", "envoy_events_kit/contract_tests/plugin.py",
-           "envoy_events_kit/mock_server/control_client.py"}
+           "envoy_events_kit/mock_server/control_client.py",
+           "envoy_events_kit/fixtures/scenarios/shipment-journey.yaml",
+           "envoy_events_kit/realtime_client.py", "envoy_events_kit/names.py",
+           "envoy_events_kit/mock_server/realtime/process.py",
+           "envoy_events_kit/mock_server/webhooks/delivery.py"}
 
 
 def _env() -> dict[str, str]:
@@ -114,3 +118,42 @@ def test_installed_kit_serves_and_runs_a_consumer_suite(venv, tmp_path):
         rest, _ = mock.communicate(timeout=20)
     assert mock.returncode == 0, rest
     assert "envoy-events mock stopped." in rest
+
+
+def test_a_project_with_its_own_mock_server_and_contract_tests_packages(venv, tmp_path):
+    """The kit installs nothing top-level but `envoy_events_kit`: a project whose own packages
+    are called `mock_server` and `contract_tests` keeps them, and the plugin still loads."""
+    project = tmp_path / "service"
+    for package in ("mock_server", "contract_tests"):
+        (project / package).mkdir(parents=True)
+        (project / package / "__init__.py").write_text(f"OWNER = 'the service ({package})'\n")
+    (project / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\npythonpath = ["."]\naddopts = "-p no:cacheprovider"\n')
+    (project / "tests").mkdir()
+    (project / "tests" / "test_service.py").write_text(
+        "import contract_tests, mock_server, requests\n\n"
+        "def test_own_packages_and_the_plugin(events_mock):\n"
+        "    assert mock_server.OWNER == 'the service (mock_server)'\n"
+        "    assert contract_tests.OWNER == 'the service (contract_tests)'\n"
+        "    r = requests.get(events_mock.url + '/events/connection_token',\n"
+        "                     headers=events_mock.headers('admin'), timeout=10)\n"
+        "    assert r.status_code == 200\n")
+    output = _run(venv / "bin" / "python", "-m", "pytest", "-q", cwd=project)
+    assert re.search(r"\b1 passed\b", output), output
+    site = Path(_run(venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_path("
+                     "'purelib'))", cwd=tmp_path).strip())
+    assert not (site / "mock_server").exists() and not (site / "contract_tests").exists()
+
+
+def test_the_base_install_has_no_contract_suite_dependencies_and_says_what_to_install(
+        venv, tmp_path):
+    """Suites that only want `events_mock` do not pay for Schemathesis and Hypothesis (their
+    pytest plugins load in every run); the contract CLI says which extra brings them."""
+    python = venv / "bin" / "python"
+    found = _run(python, "-c", "import importlib.util as u; print([m for m in ('schemathesis',"
+                 " 'hypothesis') if u.find_spec(m)])", cwd=tmp_path)
+    assert found.strip() == "[]"
+    result = subprocess.run([venv / "bin" / "envoy-events", "contract"], cwd=tmp_path,
+                            env=_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "envoy-events-kit[contract]" in result.stderr and "Traceback" not in result.stderr
