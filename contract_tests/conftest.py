@@ -95,7 +95,9 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
     try:
         yield opened
     finally:
-        if opened.destructive:  # leave the organisation as the suite promises: provisioned
+        if opened.initial_state is not None:  # a mock: exactly as the suite found it
+            opened.restore(opened.initial_state)
+        elif opened.destructive:  # a deployment: the organisation provisioned, as promised
             opened.get(PROVISION, opened.admin_token)
         opened.stop()
         _REACHED.append(_describe(opened))
@@ -140,7 +142,7 @@ def rules(target: Target) -> Context:
         identities[target.token] = target.identity
     if target.admin_token and target.admin_identity:
         identities[target.admin_token] = target.admin_identity
-    return Context(identities=identities, secret=target.secret)
+    return Context(identities=identities, secret=target.secret, now=target.now)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -7,7 +7,9 @@ in-process on a free port (the mock's public entry point) and then treats it as 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 import jwt
@@ -105,6 +107,11 @@ class Identity:
         return cls(user_id=str(claims.get("sub", "")), org_id=org, channels=channels)
 
 
+def parse_instant(text: str) -> float:
+    """Unix seconds of an ISO-8601 instant such as 2026-01-01T00:00:00Z."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
 def unverified_claims(token: str) -> dict[str, Any]:
     """The claims of a JWT without checking its signature (the suite has no secret)."""
     return jwt.decode(token, options={"verify_signature": False, "verify_exp": False,
@@ -139,6 +146,8 @@ class Target:
     identity: Identity | None = None
     admin_identity: Identity | None = None
     secrets: set[str] = field(default_factory=set, repr=False)
+    #: A mock's state as the suite found it (GET /__mock__/snapshot), put back at the end.
+    initial_state: dict[str, Any] | None = field(default=None, repr=False)
     server: Any = None
 
     @property
@@ -161,6 +170,26 @@ class Target:
         elif token is not None:
             headers["Authorization"] = f"Bearer {token}"
         return self.session.get(self.base_url + path, headers=headers, **kwargs)
+
+    def now(self) -> float:
+        """The target's "now": a mock says what its clock reads (frozen or moved); a
+        deployment is judged by the real time."""
+        if self.is_mock:
+            answer = self.control("GET", "/clock")
+            if answer.status_code == 200:
+                return parse_instant(answer.json()["now"])
+        return time.time()
+
+    def snapshot(self) -> dict[str, Any] | None:
+        """A mock's whole state (organisations, endpoints, principals, clock), to put back."""
+        if not self.is_mock:
+            return None
+        answer = self.control("GET", "/snapshot")
+        return answer.json() if answer.status_code == 200 else None
+
+    def restore(self, snapshot: dict[str, Any] | None) -> None:
+        if snapshot is not None:
+            self.control("PUT", "/snapshot", json=snapshot).raise_for_status()
 
     def control(self, method: str, path: str, json: Any = None) -> requests.Response:
         """Call the mock's control API (only on a mock)."""
@@ -300,6 +329,8 @@ def open_target(options: Options) -> Target:
                     options.jwt_secret, *fixture_tokens.values())
     try:
         target.is_mock = in_process or _answers_as_mock(session, base_url)
+        # Before the suite changes anything (principals, provisioning): put back at the end.
+        target.initial_state = target.snapshot()
         if not target.is_mock or options.rate_limit:  # mocks run unthrottled unless asked
             session.interval = 1.0 / rate if rate > 0 else 0.0
         target.identity = _identity_or_provision(target, options, fixture_tokens)

@@ -181,6 +181,24 @@ def list_events() -> Response:
     return jsonify(events=current().events.history())
 
 
+def get_snapshot() -> Response:
+    state = current()
+    return jsonify(state=state.store.snapshot(), clock=state.clock.describe())
+
+
+def put_snapshot() -> Response:
+    body = _checked_body()
+    state = current()
+    clock = body["clock"]
+    setting = "real" if clock["mode"] == "real" else format_instant(_instant(clock["now"]))
+    try:
+        state.store.restore(body["state"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise invalid_request(f"Invalid snapshot: {exc}") from exc
+    state.clock.set(setting)
+    return no_content()
+
+
 def list_scenarios() -> Response:
     player = current().scenarios
     known = {**{name: None for name in BUNDLED}, **player.known}
@@ -275,6 +293,8 @@ HANDLERS = {
     "listScenarios": list_scenarios,
     "stopScenarios": stop_scenarios,
     "playScenario": play_scenario,
+    "getSnapshot": get_snapshot,
+    "putSnapshot": put_snapshot,
 }
 
 

@@ -90,6 +90,7 @@ class Store:
         with self._lock:
             self._orgs, self._principals = self._with_secrets(orgs), principals
             self._serial = int(snapshot["serial"])
+            self._changed()
 
     # -- principals -------------------------------------------------------------------
     def principal(self, token: str) -> Principal | None:

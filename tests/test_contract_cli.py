@@ -8,9 +8,10 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
+import requests
 from broken_servers import serve
 from broken_servers.base import EXPIRED, Broken
-from conftest import ADMIN
+from conftest import ACME, ADMIN
 from werkzeug.wrappers import Response
 
 UNREACHABLE_EXIT = 3  # envoy_events_kit.contract_tests.conftest.UNREACHABLE_EXIT
@@ -140,3 +141,25 @@ def test_the_junit_report_is_named_and_free_of_hypothesis_noise(tmp_path) -> Non
     assert len(names) == len(set(names)), names
     assert not [p for p in root.iter("property")
                 if p.get("name", "").startswith("hypothesis-statistics")]
+
+
+def test_a_mock_is_left_as_the_suite_found_it_and_judged_by_its_own_clock() -> None:
+    """Pointed at a mock frozen in the past, the suite passes (exp is judged against the
+    mock's clock, which it reads) and puts back clock, organisations, endpoints, principals."""
+    from tests.cli_mock import spawn_mock
+
+    process, url = spawn_mock("--clock", "2026-01-01T00:00:00Z")
+    try:
+        before = requests.get(f"{url}/__mock__/snapshot", timeout=10).json()
+        done = contract("--base-url", url, "--token", ADMIN, "--allow-destructive",
+                        "--max-examples", "5")
+        after = requests.get(f"{url}/__mock__/snapshot", timeout=10).json()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "jwt-exp-in-future" not in done.stdout
+    assert after == before
+    assert before["clock"] == {"mode": "frozen", "now": "2026-01-01T00:00:00Z"}
+    (acme,) = [o for o in after["state"]["organisations"] if o["id"] == ACME]
+    assert acme["provisioned"] and acme["webhook_endpoints"]  # the fixture endpoint is back

@@ -143,3 +143,19 @@ def test_unknown_org_webhooks_are_404(client):
     response = client.get(f"/__mock__/orgs/{NEW_ORG}/webhook_endpoints")
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "not_found"
+
+
+def test_snapshot_round_trip_and_bad_snapshots(client):
+    before = client.get("/__mock__/snapshot").get_json()
+    client.get("/events/deprovision", headers=bearer(ADMIN))
+    client.post("/__mock__/principals", json={"org_id": NEW_ORG, "user_id": NEW_USER})
+    client.put("/__mock__/clock", json={"advance_seconds": 60})
+    assert client.get("/__mock__/snapshot").get_json() != before
+    assert client.put("/__mock__/snapshot", json=before).status_code == 204
+    assert client.get("/__mock__/snapshot").get_json() == before
+    for bad in ({}, {"state": {}, "clock": {"mode": "real", "now": "x"}},
+                {**before, "clock": {"mode": "frozen", "now": "yesterday"}}):
+        answer = client.put("/__mock__/snapshot", json=bad)
+        assert answer.status_code == 400 and answer.get_json()["error"]["code"] == \
+            "invalid_request"
+    assert client.get("/__mock__/snapshot").get_json() == before  # nothing half-applied
