@@ -243,6 +243,10 @@ def test_deliveries_filters_and_bad_filters(mock, receiver):
         answer["event"]["id"]}
     assert mock.deliveries(event_type="order.updated") == []
     assert len(mock.deliveries(organisation=ACME)) == 2  # the receiver and the blocked fixture
+    (blocked,) = mock.deliveries(status="blocked")
+    refused = requests.post(f"{mock.url}/__mock__/deliveries/{blocked['id']}/retry", timeout=5)
+    assert refused.status_code == 409 and "not a loopback address" in refused.text
+    assert mock.deliveries(status="blocked") == [blocked]  # still blocked, nothing sent
     bad = requests.get(f"{mock.url}/__mock__/deliveries?status=lost", timeout=5)
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_request"
     unknown = requests.post(f"{mock.url}/__mock__/deliveries/dlv_99999999/retry", timeout=5)

@@ -166,6 +166,9 @@ class WebhookDispatcher:
             if org is None or not any(e.id == delivery.endpoint_id for e in org.webhook_endpoints):
                 raise ValueError(f"the endpoint {delivery.endpoint_id} of {delivery_id} is gone "
                                  "(deleted, or the organisation was deprovisioned)")
+            problem = url_problem(delivery.url, self.allowed_hosts)
+            if problem:
+                raise ValueError(f"{delivery_id} is not sent: {problem}")
             delivery.status = "pending"
             delivery.scheduled = len(self.schedule)  # one more attempt, now, and no retries
             self._push(delivery, 0.0)
