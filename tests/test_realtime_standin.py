@@ -149,7 +149,7 @@ def test_a_missing_binary_names_the_install_command(tmp_path):
     assert result.returncode == 2
     assert "envoy-events realtime install" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
-    wrong = run_cli("mock", "--realtime", "--centrifugo", str(tmp_path / "nope"))
+    wrong = run_cli("mock", "--realtime", "--port", "0", "--centrifugo", str(tmp_path / "nope"))
     assert wrong.returncode == 2 and "no executable file there" in wrong.stderr
 
 
