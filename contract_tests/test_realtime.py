@@ -100,28 +100,26 @@ def test_server_side_subscriptions_equal_the_channels_claim(target: Target, real
 def test_own_user_channel_opens_with_a_subscription_token(target: Target, realtime_url: str,
                                                           me: Identity) -> None:
     channel = f"{me.namespaces[0]}:{me.org_id}#{me.user_id}"
-    sub_token = subscription_token(target, channel)
-
-    async def scenario() -> str:
-        client, watcher = await connected(realtime_url, connection_token(target))
-        outcome = await rt.subscribe_outcome(client, watcher, channel, sub_token)
-        await client.disconnect()
-        return outcome
-
-    outcome = rt.run(scenario())
+    outcome = subscribe_once(target, realtime_url, channel, subscription_token(target, channel))
     if outcome != "subscribed":
         raise RuleBroken("realtime-own-user-channel",
                          f"the caller's own channel with the API's subscription token: {outcome}")
 
 
-def _refused_without_token(target: Target, realtime_url: str, channel: str, name: str) -> None:
+def subscribe_once(target: Target, realtime_url: str, channel: str, token: str = "") -> str:
+    """Connect as the caller, subscribe to `channel` (with `token`, if any), disconnect:
+    'subscribed' or how it was refused."""
     async def scenario() -> str:
         client, watcher = await connected(realtime_url, connection_token(target))
-        outcome = await rt.subscribe_outcome(client, watcher, channel)
+        outcome = await rt.subscribe_outcome(client, watcher, channel, token)
         await client.disconnect()
         return outcome
 
-    if rt.run(scenario()) == "subscribed":
+    return rt.run(scenario())
+
+
+def _refused_without_token(target: Target, realtime_url: str, channel: str, name: str) -> None:
+    if subscribe_once(target, realtime_url, channel) == "subscribed":
         raise RuleBroken(name, f"{channel} opened without a subscription token")
 
 
@@ -149,16 +147,8 @@ def test_a_subscription_token_opens_only_its_channel(target: Target, realtime_ur
                                                      me: Identity) -> None:
     own = f"{me.namespaces[0]}:{me.org_id}#{me.user_id}"
     other = f"{own},{OTHER_USER}"
-    sub_token = subscription_token(target, own)
-
-    async def scenario() -> str:
-        client, watcher = await connected(realtime_url, connection_token(target))
-        outcome = await rt.subscribe_outcome(client, watcher, other, sub_token)
-        await client.disconnect()
-        return outcome
-
-    outcome = rt.run(scenario())
-    if outcome == "subscribed":
+    if subscribe_once(target, realtime_url, other, subscription_token(target, own)) \
+            == "subscribed":
         raise RuleBroken("realtime-token-bound-to-channel",
                          f"a subscription token for {own} opened {other}")
 

@@ -63,14 +63,7 @@ class MockServer:
 
     def start(self) -> MockServer:
         """Serve in a daemon thread; returns once the port accepts connections."""
-        if self._server is None:
-            self.bind()
-        try:
-            self.state.start_realtime(self.host, on_exit=self._record_failure)
-        except Exception:
-            self._shutdown()
-            raise
-        self.state.start_scenario()
+        self._start_beside(on_exit=self._record_failure)
         self._thread = threading.Thread(target=self._server.run, name="envoy-events-mock",
                                         daemon=True)
         self._thread.start()
@@ -78,14 +71,7 @@ class MockServer:
 
     def serve_forever(self, on_ready: Callable[[MockServer], None] | None = None) -> None:
         """Serve in this thread until SIGTERM or Ctrl-C; in-flight requests finish first."""
-        if self._server is None:
-            self.bind()
-        try:
-            self.state.start_realtime(self.host, on_exit=self._fail_and_stop)
-        except Exception:
-            self._shutdown()
-            raise
-        self.state.start_scenario()
+        self._start_beside(on_exit=self._fail_and_stop)
         if on_ready:
             on_ready(self)
         # Everything built so far (modules, spec, validators, app) lives as long as the
@@ -124,6 +110,18 @@ class MockServer:
         thread.join(timeout=5)
         self._thread = None
         self._shutdown()  # no-op unless the loop had already closed its trigger
+
+    def _start_beside(self, on_exit: Callable[[str], None]) -> None:
+        """Bind, then start what runs beside the app (realtime stand-in, a scenario); on a
+        failure nothing is left listening or running."""
+        if self._server is None:
+            self.bind()
+        try:
+            self.state.start_realtime(self.host, on_exit=on_exit)
+        except Exception:
+            self._shutdown()
+            raise
+        self.state.start_scenario()
 
     def _record_failure(self, message: str) -> None:
         self.failure = message
