@@ -38,8 +38,9 @@ def _key(raw: dict, path: tuple[str, ...]) -> str:
     operation = raw["paths"][path[1]][path[2]].get("operationId", f"{path[2]} {path[1]}")
     if path[3] == "responses":
         return f"{operation} {path[4]}"
-    if path[3] == "x-query-alternative":
-        return f"{operation} ?channel="
+    if path[3] == "parameters":
+        param = raw["paths"][path[1]][path[2]]["parameters"][int(path[4])]
+        return f"{operation} ?{param['name']}="
     return f"{operation} {'/'.join(path[3:])}"
 
 

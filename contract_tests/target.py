@@ -110,9 +110,13 @@ def unverified_claims(token: str) -> dict[str, Any]:
 
 
 def provisioning_scope() -> str:
-    """The scope the spec says provisioning needs (`x-required-scope`)."""
+    """The scope the spec's security requirement of provisioning names."""
     raw = yaml.safe_load(spec_path().read_text())
-    return raw["paths"][PROVISION]["get"].get("x-required-scope", "events:admin")
+    for requirement in raw["paths"][PROVISION]["get"].get("security", []):
+        for scopes in requirement.values():
+            if scopes:
+                return scopes[0]
+    return "events:admin"
 
 
 def bundled_fixture_tokens() -> dict[str, str]:
