@@ -5,7 +5,6 @@ registers `one_channel.align_channel` on its own schema instead.
 """
 
 import schemathesis
-
 from envoy_events_kit.contract_tests.one_channel import align_channel
 
 schemathesis.hook("map_case")(align_channel)
