@@ -117,7 +117,7 @@ def test_junit_report_carries_the_drift_summary(outcomes: dict[str, Outcome]) ->
                   if p.get("name", "").startswith("x-assumed ")}
     assert properties["x-assumed Unauthorized"] == "held"
     assert properties["x-assumed getSubscriptionToken ?channel="] == "held"
-    assert len(properties) == 9 and set(properties.values()) == {"held"}, properties
+    assert len(properties) == 11 and set(properties.values()) == {"held"}, properties
 
 
 def test_drift_summary_is_printed(outcomes: dict[str, Outcome]) -> None:
