@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 MOCK_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install mock test lint fmt clean bench-deps bench bench-prism fuzz
+.PHONY: install mock test lint fmt clean bench-deps bench bench-prism fuzz interop-tools
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -22,7 +22,16 @@ install: $(STAMP)  ## create .venv and install the kit (editable) with test and 
 mock: $(STAMP)  ## serve the mock on http://127.0.0.1:8080
 	$(BIN)/envoy-events mock $(MOCK_ARGS)
 
-test: lint  ## lint, then run the whole test suite
+INTEROP := tools/interop
+INTEROP_STAMP := $(INTEROP)/node_modules/.installed-stamp
+
+$(INTEROP_STAMP): $(INTEROP)/package.json $(INTEROP)/package-lock.json
+	cd $(INTEROP) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(INTEROP_STAMP)
+
+interop-tools: $(INTEROP_STAMP)  ## install the pinned Prism, Redocly CLI and Spectral (npm ci)
+
+test: lint interop-tools  ## lint, then run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
