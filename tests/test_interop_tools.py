@@ -102,3 +102,12 @@ def test_prism_proxy_finds_no_violation_in_the_walk_through(prism) -> None:
         assert "sl-violations" not in response.headers, (
             f"{where}: {response.headers['sl-violations']}")
         assert response.status_code == status, f"{where}: {response.status_code} {response.text}"
+
+
+def test_prism_refuses_the_body_on_get_form(prism) -> None:
+    """The known limitation docs/spec-and-interop.md states: Prism will not forward it."""
+    url, _ = prism
+    response = requests.get(f"{url}/events/subscription_token", json={"channel": OWN},
+                            headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30)
+    assert response.status_code == 501
+    assert "PROXY_UNSUPPORTED_REQUEST_BODY" in response.text
