@@ -301,6 +301,14 @@ def error_body_shape(exchange: Exchange, ctx: Context) -> None:
                          f'the {exchange.status} body is not {{"error": {{"code", "message"}}}}')
 
 
+@rule("no-content-has-no-body")
+def no_content_has_no_body(exchange: Exchange, ctx: Context) -> None:
+    """A 204 carries no body (the spec declares no content for it)."""
+    if exchange.status == 204 and exchange.content:
+        raise RuleBroken("no-content-has-no-body",
+                         f"a 204 came with a {len(exchange.content)}-byte body")
+
+
 @rule("unauthorized-www-authenticate")
 def unauthorized_www_authenticate(exchange: Exchange, ctx: Context) -> None:
     if exchange.status == 401 and not exchange.headers.get(
