@@ -8,7 +8,7 @@ MOCK_ARGS ?=
 PYTEST_ARGS ?=
 REALTIME ?=
 
-.PHONY: install mock stand-in realtime realtime-js test lint fmt clean bench-deps bench bench-prism fuzz
+.PHONY: install mock stand-in realtime realtime-js test lint fmt clean bench-deps bench bench-prism fuzz interop-tools
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -44,7 +44,16 @@ $(REALTIME_JS)/node_modules/.installed: $(REALTIME_JS)/package-lock.json
 
 realtime-js: $(REALTIME_JS)/node_modules/.installed  ## install the npm client the realtime tests run
 
-test: lint realtime realtime-js  ## lint, then run the whole test suite
+INTEROP := tools/interop
+INTEROP_STAMP := $(INTEROP)/node_modules/.installed-stamp
+
+$(INTEROP_STAMP): $(INTEROP)/package.json $(INTEROP)/package-lock.json
+	cd $(INTEROP) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(INTEROP_STAMP)
+
+interop-tools: $(INTEROP_STAMP)  ## install the pinned Prism, Redocly CLI and Spectral (npm ci)
+
+test: lint realtime realtime-js interop-tools  ## lint, then run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -21,6 +21,10 @@ import requests
 from envoy_events_kit.contract_tests.strategies import valid
 from envoy_events_kit.contract_tests.target import CONNECTION, SUBSCRIPTION, Identity
 
+from envoy_events_kit.claims import CONNECTION as CONNECTION_CLAIMS
+from envoy_events_kit.claims import SUBSCRIPTION as SUBSCRIPTION_CLAIMS
+from envoy_events_kit.claims import Claims, claims
+
 TOKEN_PATHS = (CONNECTION, SUBSCRIPTION)
 #: Seconds of clock difference tolerated between the suite and the server.
 CLOCK_SKEW = 5
@@ -141,6 +145,27 @@ def _claims(exchange: Exchange) -> dict[str, Any]:
     return _segment(_token(exchange), 1)
 
 
+def _schema(exchange: Exchange) -> Claims:
+    """The spec's claims schema for the token this exchange issued."""
+    return claims(CONNECTION_CLAIMS if exchange.path.endswith(CONNECTION)
+                  else SUBSCRIPTION_CLAIMS)
+
+
+@rule("jwt-claims-schema")
+def jwt_claims_schema(exchange: Exchange, ctx: Context) -> None:
+    """The payload conforms to the spec's `ConnectionTokenClaims`/`SubscriptionTokenClaims`."""
+    if not exchange.issues_token:
+        return
+    try:
+        payload = _claims(exchange)
+    except (ValueError, IndexError, UnicodeDecodeError):
+        return  # jwt-well-formed-hs256 reports it
+    problems = _schema(exchange).problems(payload)
+    if problems:
+        raise RuleBroken("jwt-claims-schema",
+                         f"{_schema(exchange).name}: " + "; ".join(problems[:3]))
+
+
 @rule("jwt-well-formed-hs256")
 def jwt_well_formed_hs256(exchange: Exchange, ctx: Context) -> None:
     """Every issued token is a JWT with three parts whose header says alg HS256, never none."""
@@ -182,8 +207,9 @@ def jwt_iat_exp(exchange: Exchange, ctx: Context) -> None:
     """`iat` and `exp` are integers and `iat <= exp`."""
     if not exchange.issues_token:
         return
-    claims = _claims(exchange)
-    iat, exp = _int_claim(claims, "iat"), _int_claim(claims, "exp")
+    schema, payload = _schema(exchange), _claims(exchange)
+    iat = _int_claim(payload, schema.path_of("issued_at")[-1])
+    exp = _int_claim(payload, schema.path_of("expires_at")[-1])
     if iat > exp:
         raise RuleBroken("jwt-iat-exp", f"iat {iat} is after exp {exp}")
 
@@ -193,7 +219,7 @@ def jwt_exp_in_future(exchange: Exchange, ctx: Context) -> None:
     """A token just issued has not expired yet."""
     if not exchange.issues_token:
         return
-    exp = _claims(exchange).get("exp")
+    exp = _schema(exchange).get(_claims(exchange), "expires_at")
     if isinstance(exp, int | float) and exp <= ctx.now() - CLOCK_SKEW:
         raise RuleBroken("jwt-exp-in-future", f"exp {exp} is already in the past "
                                               "(judged by the target's own clock)")
@@ -204,7 +230,7 @@ def subscription_sub_is_caller(exchange: Exchange, ctx: Context) -> None:
     caller = ctx.caller(exchange)
     if not exchange.issues_token or not exchange.path.endswith(SUBSCRIPTION) or not caller:
         return
-    sub = _claims(exchange).get("sub")
+    sub = _schema(exchange).get(_claims(exchange), "user_id")
     if sub != caller.user_id:
         raise RuleBroken("subscription-sub-is-caller",
                          f"sub is {sub!r}, the caller is {caller.user_id!r}")
@@ -215,7 +241,8 @@ def subscription_channel_is_requested(exchange: Exchange, ctx: Context) -> None:
     """The `channel` claim is the requested channel, byte for byte."""
     if not exchange.issues_token or not exchange.path.endswith(SUBSCRIPTION):
         return
-    claim, asked = _claims(exchange).get("channel"), exchange.requested_channel
+    claim = _schema(exchange).get(_claims(exchange), "requested_channel")
+    asked = exchange.requested_channel
     if asked is not None and claim != asked:
         raise RuleBroken("subscription-channel-is-requested",
                          f"channel claim {claim!r} is not the requested {asked!r}")
@@ -226,7 +253,7 @@ def connection_sub_is_caller(exchange: Exchange, ctx: Context) -> None:
     caller = ctx.caller(exchange)
     if not exchange.issues_token or not exchange.path.endswith(CONNECTION):
         return
-    sub = _claims(exchange).get("sub")
+    sub = _schema(exchange).get(_claims(exchange), "user_id")
     if not isinstance(sub, str) or not sub or (caller and sub != caller.user_id):
         raise RuleBroken("connection-sub-is-caller", f"sub is {sub!r}")
 
@@ -236,7 +263,7 @@ def connection_channels_of_caller_org(exchange: Exchange, ctx: Context) -> None:
     """`channels` is a list of grammar-valid channels of the caller's organisation."""
     if not exchange.issues_token or not exchange.path.endswith(CONNECTION):
         return
-    channels = _claims(exchange).get("channels")
+    channels = _schema(exchange).get(_claims(exchange), "granted_channels")
     caller = ctx.caller(exchange)
     if not isinstance(channels, list):
         raise RuleBroken("connection-channels-of-caller-org", "channels is not a list")
@@ -252,8 +279,9 @@ def connection_channels_of_caller_org(exchange: Exchange, ctx: Context) -> None:
 
 @rule("connection-no-channel-claim")
 def connection_no_channel_claim(exchange: Exchange, ctx: Context) -> None:
+    channel_claim = claims(SUBSCRIPTION_CLAIMS).path_of("requested_channel")[0]
     if exchange.issues_token and exchange.path.endswith(CONNECTION) and (
-            "channel" in _claims(exchange)):
+            channel_claim in _claims(exchange)):
         raise RuleBroken("connection-no-channel-claim",
                          "a connection token must not carry a channel claim")
 
@@ -275,6 +303,14 @@ def error_body_shape(exchange: Exchange, ctx: Context) -> None:
     if not ok:
         raise RuleBroken("error-body-shape",
                          f'the {exchange.status} body is not {{"error": {{"code", "message"}}}}')
+
+
+@rule("no-content-has-no-body")
+def no_content_has_no_body(exchange: Exchange, ctx: Context) -> None:
+    """A 204 carries no body (the spec declares no content for it)."""
+    if exchange.status == 204 and exchange.content:
+        raise RuleBroken("no-content-has-no-body",
+                         f"a 204 came with a {len(exchange.content)}-byte body")
 
 
 @rule("unauthorized-www-authenticate")

@@ -42,8 +42,9 @@ def _key(raw: dict, path: tuple[str, ...]) -> str:
         return operation
     if path[3] == "responses":
         return f"{operation} {path[4]}"
-    if path[3] == "x-query-alternative":
-        return f"{operation} ?channel="
+    if path[3] == "parameters":
+        param = raw["paths"][path[1]][path[2]]["parameters"][int(path[4])]
+        return f"{operation} ?{param['name']}="
     return f"{operation} {'/'.join(path[3:])}"
 
 

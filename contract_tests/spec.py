@@ -7,6 +7,7 @@ registered globally (checks go through `additional_checks=`).
 from __future__ import annotations
 
 import schemathesis
+from envoy_events_kit.contract_tests.one_channel import align_channel
 from envoy_events_kit.contract_tests.target import CONFIGURED
 from schemathesis.config import CacheConfig
 
@@ -31,4 +32,5 @@ def load_schema(max_examples: int | None = None) -> schemathesis.BaseSchema:
     schema.config.generation.update(max_examples=max_examples or CONFIGURED.max_examples,
                                     database="none", no_shrink=True)
     schema.config.phases.update(phases=PHASES)
+    schema.hook("map_case")(align_channel)  # positive cases obey "one of the two, or equal"
     return schema

@@ -24,6 +24,14 @@ from envoy_events_kit.contract_tests.client import (
 )
 
 from envoy_events_kit import default_fixtures_path, spec_path
+from envoy_events_kit.claims import CONNECTION as CONNECTION_CLAIMS
+from envoy_events_kit.claims import Claims
+from envoy_events_kit.claims import claims as claims_schema
+
+
+def connection_claims() -> Claims:
+    """The spec's connection-token claims (read to learn who a token belongs to)."""
+    return claims_schema(CONNECTION_CLAIMS)
 
 DEFAULT_MAX_EXAMPLES = 25
 CONNECTION = "/events/connection_token"
@@ -97,14 +105,16 @@ class Identity:
 
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> Identity:
-        channels = claims.get("channels") or []
+        schema = connection_claims()
+        channels = schema.get(claims, "granted_channels") or []
         channels = tuple(c for c in channels if isinstance(c, str)) if isinstance(
             channels, list) else ()
-        info = claims.get("info") if isinstance(claims.get("info"), dict) else {}
-        org = info.get("org") if isinstance(info.get("org"), str) else None
+        org = schema.get(claims, "org_id")
+        org = org if isinstance(org, str) else None
         if org is None and channels:
             org = channels[0].split(":", 1)[-1].split("#", 1)[0]
-        return cls(user_id=str(claims.get("sub", "")), org_id=org, channels=channels)
+        user = schema.get(claims, "user_id")
+        return cls(user_id=str(user or ""), org_id=org, channels=channels)
 
 
 def parse_instant(text: str) -> float:
@@ -119,9 +129,13 @@ def unverified_claims(token: str) -> dict[str, Any]:
 
 
 def provisioning_scope() -> str:
-    """The scope the spec says provisioning needs (`x-required-scope`)."""
+    """The scope the spec's security requirement of provisioning names."""
     raw = yaml.safe_load(spec_path().read_text())
-    return raw["paths"][PROVISION]["get"].get("x-required-scope", "events:admin")
+    for requirement in raw["paths"][PROVISION]["get"].get("security", []):
+        for scopes in requirement.values():
+            if scopes:
+                return scopes[0]
+    return "events:admin"
 
 
 def bundled_fixture_tokens() -> dict[str, str]:

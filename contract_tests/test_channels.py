@@ -8,6 +8,7 @@ from envoy_events_kit.contract_tests import strategies
 from envoy_events_kit.contract_tests.checks import Context, Exchange, RuleBroken, check_all
 from envoy_events_kit.contract_tests.target import (
     CONFIGURED,
+    CONNECTION,
     SUBSCRIPTION,
     Identity,
     Target,
@@ -129,3 +130,15 @@ def test_no_channel_or_bad_body_is_400(target: Target, rules: Context,
                                        body: bytes | None) -> None:
     headers = {"Content-Type": "application/json"} if body is not None else {}
     ask(target, rules, "subscription-bad-body-400", 400, data=body, headers=headers)
+
+
+@pytest.mark.assumption("ConnectionTokenClaims", "SubscriptionTokenClaims")
+def test_tokens_carry_the_claims_the_spec_defines(target: Target, rules: Context,
+                                                   me: Identity) -> None:
+    """Both token payloads conform to the spec's claims schemas (rule jwt-claims-schema)."""
+    ask(target, rules, "jwt-claims-schema", 200, json={"channel": own_user_channel(me)})
+    response = target.get(CONNECTION, target.token)
+    if response.status_code != 200:
+        raise RuleBroken("jwt-claims-schema",
+                         f"connection_token answered {response.status_code}, expected 200")
+    check_all(Exchange.from_response(response), rules)

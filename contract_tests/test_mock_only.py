@@ -16,6 +16,10 @@ from envoy_events_kit.contract_tests.target import (
     provisioning_scope,
 )
 
+from envoy_events_kit.claims import CONNECTION as CONNECTION_CLAIMS
+from envoy_events_kit.claims import SUBSCRIPTION as SUBSCRIPTION_CLAIMS
+from envoy_events_kit.claims import claims
+
 pytestmark = pytest.mark.mock_only
 FROZEN_AT, FROZEN_TS = "2030-01-02T03:04:05Z", 1893553445
 
@@ -74,10 +78,12 @@ def test_frozen_clock_gives_identical_tokens(target: Target, rules: Context, me:
         if _token(first) != _token(second):
             raise RuleBroken("mock-deterministic-tokens",
                              f"{path} gave two different tokens under a frozen clock")
-        claims = jwt.decode(_token(first), options={"verify_signature": False})
-        if claims.get("iat") != frozen_clock:
+        payload = jwt.decode(_token(first), options={"verify_signature": False})
+        kind = claims(CONNECTION_CLAIMS if path == CONNECTION else SUBSCRIPTION_CLAIMS)
+        issued_at = kind.get(payload, "issued_at")
+        if issued_at != frozen_clock:
             raise RuleBroken("mock-deterministic-tokens",
-                             f"iat {claims.get('iat')} is not the frozen instant {frozen_clock}")
+                             f"issued at {issued_at}, not the frozen instant {frozen_clock}")
 
 
 def test_journal_records_requests_without_tokens(target: Target) -> None:

@@ -170,16 +170,15 @@ class Spec:
         if body:
             media = body.get("content", {}).get("application/json", {})
             body_validator = self.validator(media.get("schema", {}))
-        alternative = raw.get("x-query-alternative")
-        query_alternative = (
-            (alternative["name"], self.validator(alternative["schema"]))
-            if alternative else None
-        )
+        query_alternative = None
         path_validators = {}
         for param in [*shared, *raw.get("parameters", [])]:
             param = self.resolve(param)
             if param.get("in") == "path":
                 path_validators[param["name"]] = self.validator(param["schema"])
+            elif param.get("in") == "query" and query_alternative is None:
+                # The optional query parameter that may carry the body's value instead.
+                query_alternative = (param["name"], self.validator(param["schema"]))
         return Operation(
             operation_id=raw["operationId"],
             method=method.upper(),

@@ -16,6 +16,8 @@ import jwt
 from envoy_events_kit.mock_server.model import Principal
 from jwt.algorithms import HMACAlgorithm
 
+from envoy_events_kit.claims import CONNECTION, SUBSCRIPTION, claims
+
 ALGORITHM = "HS256"
 HEADER = {"typ": "JWT"}  # PyJWT adds "alg" first: {"alg": "HS256", "typ": "JWT"}
 #: Signed tokens kept per (claims) so that repeated calls within one second sign once.
@@ -105,15 +107,15 @@ class Minter:
 
     def _times(self) -> dict[str, int]:
         iat = self._clock.timestamp()
-        return {"iat": iat, "exp": iat + self._ttl}
+        return {"issued_at": iat, "expires_at": iat + self._ttl}
 
     def connection(self, principal: Principal, channels: list[str]) -> str:
-        """Connection JWT: `channels` are server-side subscriptions; never a `channel` claim."""
-        return self._sign(
-            {"sub": principal.user_id, **self._times(), "channels": channels,
-             "info": {"org": principal.org_id}}
-        )
+        """Connection JWT, laid out by the spec's `ConnectionTokenClaims`."""
+        return self._sign(claims(CONNECTION).build(
+            {"user_id": principal.user_id, "org_id": principal.org_id,
+             "granted_channels": channels, **self._times()}))
 
     def subscription(self, principal: Principal, channel: str) -> str:
-        """Subscription JWT for exactly `channel`."""
-        return self._sign({"sub": principal.user_id, "channel": channel, **self._times()})
+        """Subscription JWT for exactly `channel`, laid out by `SubscriptionTokenClaims`."""
+        return self._sign(claims(SUBSCRIPTION).build(
+            {"user_id": principal.user_id, "requested_channel": channel, **self._times()}))

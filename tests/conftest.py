@@ -1,9 +1,12 @@
-"""Shared fixtures for the kit's own tests: a strict in-process mock and its fixture tokens."""
+"""Shared fixtures for the kit's own tests: a strict in-process mock (checked by openapi-core
+too) and its fixture tokens."""
 
 from __future__ import annotations
 
 import pytest
 from envoy_events_kit.mock_server import create_app
+
+from tests.second_validator import attach
 
 ADMIN = "dev-admin-acme-5d1f0c2b7a9e4c31"
 READER = "dev-reader-acme-8b3e6f4a1c2d9e07"
@@ -28,7 +31,7 @@ def app():
     """A strict mock: any response that breaks the spec raises in the test."""
     app = create_app({"strict": True, "clock": FROZEN_AT})
     app.testing = True
-    return app
+    return attach(app)  # openapi-core checks every events exchange too
 
 
 @pytest.fixture

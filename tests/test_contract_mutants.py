@@ -120,7 +120,7 @@ def test_junit_report_carries_the_drift_summary(outcomes: dict[str, Outcome]) ->
     # The events' and the realtime rows are not checked without a realtime server.
     http = {k: v for k, v in properties.items()
             if not k.endswith(("Updated", "EventEnvelope")) and "realtime" not in k}
-    assert len(http) == 9 and set(http.values()) == {"held"}, properties
+    assert len(http) == 11 and set(http.values()) == {"held"}, properties
     assert set(properties.values()) - set(http.values()) <= {"not checked"}
 
 

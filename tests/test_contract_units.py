@@ -208,3 +208,15 @@ def test_runner_keeps_secrets_off_the_command_line() -> None:
                              "jwt_secret": "S"})
     assert env == {"ENVOY_EVENTS_TOKEN": "T", "ENVOY_EVENTS_EXPIRED_TOKEN": "E",
                    "ENVOY_EVENTS_JWT_SECRET": "S"}
+
+
+def test_a_204_with_a_body_breaks_no_content_has_no_body() -> None:
+    check_all(exchange("/events/provision", b"", status=204, headers={}), CTX)
+    with pytest.raises(RuleBroken, match="rule no-content-has-no-body"):
+        check_all(exchange("/events/provision", {"provisioned": True}, status=204), CTX)
+
+
+def test_a_claim_the_spec_lacks_breaks_jwt_claims_schema() -> None:
+    check_all(token_exchange(GOOD_SUB, channel=GOOD_SUB["channel"]), CTX)
+    with pytest.raises(RuleBroken, match="rule jwt-claims-schema"):
+        check_all(token_exchange({**GOOD_SUB, "scope": "x"}, channel=GOOD_SUB["channel"]), CTX)

@@ -6,6 +6,7 @@ machine. Strict mode makes the mock raise if it ever answers outside its own spe
 from __future__ import annotations
 
 import schemathesis
+from envoy_events_kit.contract_tests.one_channel import align_channel
 from envoy_events_kit.mock_server import create_app
 from hypothesis import HealthCheck, settings
 
@@ -17,6 +18,7 @@ APP.testing = True
 
 schema = schemathesis.openapi.from_path(spec_path(), config=schemathesis.Config())
 schema.app = APP
+schema.hook("map_case")(align_channel)
 schema.config.update(base_url="http://localhost", headers={"Authorization": f"Bearer {ADMIN}"})
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))

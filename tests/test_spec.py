@@ -28,10 +28,12 @@ def test_operations_and_security(spec):
     assert set(ops) == OPERATIONS
     assert spec["components"]["securitySchemes"]["bearerAuth"] == {
         **spec["components"]["securitySchemes"]["bearerAuth"],
-        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "type": "http", "scheme": "bearer", "bearerFormat": "opaque",
     }
-    for op in ops.values():
-        assert op["security"] == [{"bearerAuth": []}]
+    admin = {"provisionEvents", "deprovisionEvents"}
+    for name, op in ops.items():
+        scopes = ["events:admin"] if name in admin else []
+        assert op["security"] == [{"bearerAuth": scopes}]
 
 
 def test_reusable_components_exist(spec):

@@ -159,6 +159,16 @@ class ConnectionTokenWithChannelClaim(RewriteTokens):
         return payload
 
 
+class SubscriptionTokenWithExtraClaim(RewriteTokens):
+    breaks = "subscription token carries a claim the spec's SubscriptionTokenClaims lacks"
+    expect = ("jwt-claims-schema",)
+
+    def rewrite(self, path: str, payload: dict[str, Any], request: Request) -> dict[str, Any]:
+        if path == SUBSCRIPTION:
+            return {**payload, "scope": "events:admin"}
+        return payload
+
+
 class ConnectionTokenWithForeignChannel(RewriteTokens):
     breaks = "connection token subscribes to another organisation's channel"
     expect = ("connection-channels-of-caller-org",)
@@ -318,6 +328,7 @@ MUTANTS: dict[str, type[Broken]] = {
     "iat-after-exp": IatAfterExp,
     "connection-channel-claim": ConnectionTokenWithChannelClaim,
     "connection-foreign-channel": ConnectionTokenWithForeignChannel,
+    "subscription-extra-claim": SubscriptionTokenWithExtraClaim,
     "500-on-bad-body": ServerErrorOnBadBody,
     "non-json-errors": NonJsonErrors,
     "401-instead-of-403": UnauthorizedInsteadOfForbidden,
