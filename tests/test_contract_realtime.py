@@ -26,12 +26,14 @@ from tests.realtime_parts import centrifugo_or_skip
 NAMESPACES = ["batches", "inventory", "orders", "shipments"]
 
 
-def contract(base_url: str, realtime_url: str, *extra: str) -> tuple[int, str]:
+def contract(base_url: str, realtime_url: str, *pytest_args: str,
+             cli: tuple[str, ...] = ()) -> tuple[int, str]:
+    """`envoy-events contract` against the stand-in: `cli` options, then pytest's after `--`."""
     done = subprocess.run(
         [sys.executable, "-m", "envoy_events_kit.cli", "contract", "--base-url", base_url,
          "--token", ADMIN, "--admin-token", ADMIN, "--jwt-secret", DEV_SECRET,
-         "--allow-destructive", "--realtime-url", realtime_url, "--max-examples", "5",
-         "--", "-p", "no:randomly", *extra],
+         "--allow-destructive", "--realtime-url", realtime_url, "--max-examples", "5", *cli,
+         "--", "-p", "no:randomly", *pytest_args],
         capture_output=True, text=True, timeout=300)
     return done.returncode, done.stdout + done.stderr
 
@@ -93,15 +95,20 @@ def plain_mock() -> Iterator[MockServer]:
         yield server
 
 
-def test_the_conforming_stand_in_passes_the_whole_suite():
+def test_the_conforming_stand_in_passes_the_whole_suite(tmp_path):
     centrifugo_or_skip()
+    report = tmp_path / "contract.xml"
     with MockServer({"realtime": True, "clock": "real"}) as mock:
-        code, output = contract(mock.url, mock.state.realtime.websocket_url, "-rs")
+        code, output = contract(mock.url, mock.state.realtime.websocket_url,
+                                cli=("--junit-xml", str(report)))
     assert code == 0, output
     realtime_rows = re.findall(r"^(realtime-[a-z-]+)\s+(\S+)", output, re.MULTILINE)
     assert len(realtime_rows) == 9 and {r for _, r in realtime_rows} == {"held"}, output
     assert "realtime server ws://127.0.0.1:" in output  # the host in the closing line
-    assert ADMIN not in output and DEV_SECRET not in output
+    junit = report.read_text()
+    for text in (output, junit):  # no bearer token, secret or issued JWT, printed or reported
+        assert ADMIN not in text and DEV_SECRET not in text
+        assert not re.search(r"eyJ[A-Za-z0-9_-]{10,}\.", text)
 
 
 @pytest.mark.parametrize(("change", "rule"), [
