@@ -43,7 +43,12 @@ def main() -> None:
 @click.option("--token-ttl", default=3600, show_default=True, type=click.IntRange(min=1),
               help="Lifetime of issued JWTs, in seconds.")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
-              help="Worker threads.")
+              help="Python threads running the app (a request held by an injected latency "
+                   "holds one).")
+@click.option("--server", "server_name", type=click.Choice(["granian", "waitress"]),
+              default="granian", show_default=True,
+              help="HTTP server: granian (Rust, fastest) or waitress (pure Python; answers "
+                   "even malformed HTTP with a JSON error body).")
 @click.option("--strict/--no-strict", default=False, show_default=True,
               help="Check every response against the spec before sending it.")
 @click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path),
@@ -75,8 +80,9 @@ def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, c
          token_ttl: int, threads: int, strict: bool, state_file: Path | None,
          realtime: bool, centrifugo: Path | None, realtime_port: int,
          webhook_retry_schedule: str, allowed_webhook_hosts: tuple[str, ...],
-         webhook_timeout: float, scenario: str | None, scenario_loop: bool) -> None:
-    """Serve the stateful mock (waitress) until Ctrl-C or SIGTERM.
+         webhook_timeout: float, scenario: str | None, scenario_loop: bool,
+         server_name: str) -> None:
+    """Serve the stateful mock (on Granian by default) until Ctrl-C or SIGTERM.
 
     It answers the four /events/ operations as the contract says (401, 400, 403, 409,
     real HS256 JWTs) and prints the fixture bearer tokens to use, e.g. admin:
@@ -98,7 +104,7 @@ def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, c
                       webhook_retry_schedule=webhook_retry_schedule,
                       allowed_webhook_hosts=allowed_webhook_hosts,
                       webhook_timeout=webhook_timeout, scenario=scenario,
-                      scenario_loop=scenario_loop))
+                      scenario_loop=scenario_loop, server_name=server_name))
 
 
 @main.group(short_help="Install or locate the realtime server (Centrifugo).")

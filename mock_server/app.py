@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from typing import Any
 
@@ -40,8 +41,12 @@ def create_app(settings: Settings | dict[str, Any] | None = None) -> Flask:
     @app.before_request
     def _limit_body() -> None:
         req = request._get_current_object()  # one context lookup, not one per attribute
-        if "CONTENT_LENGTH" in req.environ and (req.content_length or 0) > settings.max_body_bytes:
-            abort(413, f"The request body is over {settings.max_body_bytes} bytes.")
+        environ, limit = req.environ, settings.max_body_bytes
+        if "CONTENT_LENGTH" in environ:
+            if (req.content_length or 0) > limit:
+                abort(413, f"The request body is over {limit} bytes.")
+        elif "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            _buffer_chunked_body(environ, limit)
 
     @app.after_request
     def _observe(response: Response) -> Response:
@@ -81,6 +86,19 @@ def _cors(app: Flask) -> None:
         if "HTTP_ORIGIN" in request.environ:
             return cors_after_request(response)
         return response
+
+
+def _buffer_chunked_body(environ: dict[str, Any], limit: int) -> None:
+    """Read a chunked body (Granian passes it through; waitress has already buffered it and
+    set Content-Length) up to the limit: over it is a 413 whatever the operation, as for an
+    announced length; within it, the app reads it like any other body."""
+    stream, body = environ["wsgi.input"], b""
+    while len(body) <= limit and (piece := stream.read(limit + 1 - len(body))):
+        body += piece
+    if len(body) > limit:
+        abort(413, f"The request body is over {limit} bytes.")
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
 
 
 def _is_injected(response: Response) -> bool:

@@ -22,8 +22,9 @@ def banner(server: MockServer) -> str:
     """The base URL, the fixture tokens and a ready-to-paste curl line."""
     state = server.state
     principals = sorted(state.fixtures.principals.values(), key=lambda p: p.name or "")
-    lines = [f"envoy-events mock serving {server.url}  (clock: {state.clock.describe()['now']}"
-             f" {state.clock.mode}; fixtures: {state.fixtures.path})", "",
+    lines = [f"envoy-events mock serving {server.url} on {server.server}  (clock: "
+             f"{state.clock.describe()['now']} {state.clock.mode}; fixtures: "
+             f"{state.fixtures.path})", "",
              f"{'name':<18} {'org':<31} {'user':<31} token / scopes"]
     for p in principals:
         expired = f"  EXPIRED {format_instant(p.expires_at)}" if p.expires_at else ""
@@ -63,7 +64,7 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
              centrifugo: Path | None = None, realtime_port: int = 0,
              webhook_retry_schedule: str = "0,1,5", allowed_webhook_hosts: tuple[str, ...] = (),
              webhook_timeout: float = 5.0, scenario: str | None = None,
-             scenario_loop: bool = False) -> int:
+             scenario_loop: bool = False, server_name: str = "granian") -> int:
     """Run in the foreground; one-line errors instead of tracebacks. Returns the exit status."""
     try:
         schedule = parse_schedule(webhook_retry_schedule)
@@ -89,7 +90,8 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
             settings = replace(settings, fixtures_path=fixtures_path)
         if secret is not None:
             settings = replace(settings, secret=secret)
-        server = MockServer(settings, host=host, port=port, threads=threads)
+        server = MockServer(settings, host=host, port=port, threads=threads,
+                            server=server_name)
         server.bind()
     except (ConfigError, FixturesError, ScenarioError) as exc:
         click.echo(f"error: {exc}", err=True)

@@ -1,0 +1,88 @@
+"""The mock on Granian (a Rust HTTP server with a WSGI interface): the CLI's default, about
+2.5x waitress's throughput on this app.
+
+Granian's own `Granian(...).serve()` runs the app in worker *processes*; the mock's state
+(the store, the realtime stand-in, webhook deliveries) must stay in one process, with the
+banner and the state file, so this engine drives Granian's WSGI worker the way its
+threaded server does, in this process: the Rust runtime serves, Python threads run the
+app. Granian's worker API is internal, hence the pinned minor version in pyproject.toml.
+
+Differences from waitress, by design of Granian's HTTP engine (hyper): a request that is
+not valid HTTP/1.1 (control characters in a header value, a header without a colon, a
+non-numeric Content-Length, a garbage request line) is refused by hyper with a bodyless
+`400` and a closed connection before any Python runs, so it cannot carry the JSON error
+body; every request that *is* HTTP gets the API's JSON errors as on waitress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from typing import Any
+
+from granian._futures import _new_cbscheduler
+from granian._granian import SocketHolder, WorkerSignal, WSGIWorker
+from granian.http import HTTP1Settings
+from granian.wsgi import _callback_wrapper
+
+BACKLOG = 1024
+#: Rust I/O threads: one is plenty for a loopback mock, and leaves the other core to Python.
+RUNTIME_THREADS = 1
+#: How long `stop()` waits for in-flight requests (a fault's latency) before giving up.
+DRAIN_SECONDS = 30.0
+
+
+class GranianEngine:
+    """Granian serving one WSGI app in this process; `threads` Python threads run it."""
+
+    name = "granian"
+
+    def __init__(self, app: Any, host: str, port: int, threads: int, max_body: int) -> None:
+        del max_body  # the app judges bodies itself (Content-Length or chunked), see app.py
+        self._app, self._host, self._port, self._threads = app, host, port, threads
+        self._sock: socket.socket | None = None
+        self._signal: Any = None
+        self._drained = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.port = 0
+
+    def bind(self) -> None:
+        """Create the listening socket (raises OSError when the port is taken)."""
+        # Resolve first: an unknown host is then a socket.gaierror, as with waitress.
+        family, *_, address = socket.getaddrinfo(self._host, self._port,
+                                                 type=socket.SOCK_STREAM)[0]
+        self._sock = socket.create_server(address[:2], family=family, backlog=BACKLOG)
+        self.port = self._sock.getsockname()[1]
+
+    def start(self) -> None:
+        """Serve from Granian's own threads; returns at once (the port already listens)."""
+        assert self._sock is not None, "bind() first"
+        holder = SocketHolder(self._sock.detach(), False, BACKLOG)  # Granian closes it
+        self._sock = None
+        self._signal = WorkerSignal()
+        self._signal.add_cb(self._drained.set)  # called once the last request has finished
+        self._loop = asyncio.new_event_loop()  # unused by WSGI calls, required by the API
+        worker = WSGIWorker(
+            1, (None, holder), None, RUNTIME_THREADS, 512, self._threads, 30, BACKLOG,
+            "1", HTTP1Settings(), None, None,
+            False, None, None, None, "tls1.3", None, [], False,  # no TLS
+            (None, None),  # no metrics
+        )
+        callback = _callback_wrapper(self._app, {"url_path_prefix": None}, None)
+        worker.serve_mtr(_new_cbscheduler(self._loop, callback, impl_asyncio=True),
+                         self._loop, self._signal)
+
+    def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish, close every socket."""
+        if self._sock is not None:  # bound, never started
+            self._sock.close()
+            self._sock = None
+        if self._signal is None:
+            return
+        self._signal.set()
+        self._drained.wait(DRAIN_SECONDS)
+        self._signal = None
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None
