@@ -8,7 +8,7 @@ MOCK_ARGS ?=
 PYTEST_ARGS ?=
 REALTIME ?=
 
-.PHONY: install mock stand-in realtime realtime-js test lint fmt clean bench-deps bench bench-prism fuzz interop-tools
+.PHONY: install mock stand-in realtime realtime-js test lint fmt clean bench-deps bench fuzz interop-tools
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -68,25 +68,17 @@ clean:
 # -- performance and robustness (benchmarks/) ------------------------------------------------
 BENCH_ARGS ?=
 FUZZ_ARGS ?=
-PRISM_VERSION := 5.14.2
-PRISM := $(VENV)/prism/node_modules/.bin/prism
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 bench-deps:  ## install wrk (Debian/Ubuntu package) for `make bench`
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
 
-bench: $(STAMP) realtime  ## mock vs baseline (throughput, latency, start, RSS; needs wrk), realtime start
+bench: $(STAMP) realtime interop-tools  ## mock vs baselines vs Prism (throughput, latency, start, RSS; needs wrk), realtime, webhooks
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/token_memo.py
 	$(BIN)/python benchmarks/realtime_start.py
 	$(BIN)/python benchmarks/webhooks_burst.py
 	$(BIN)/python benchmarks/consumer_startup.py
-
-$(PRISM):
-	@command -v npm >/dev/null || { echo "bench-prism needs Node.js and npm"; exit 2; }
-	npm install --prefix $(VENV)/prism --no-audit --no-fund @stoplight/prism-cli@$(PRISM_VERSION)
-
-bench-prism: $(STAMP) $(PRISM)  ## the same, plus Prism $(PRISM_VERSION) on the same spec
-	$(BIN)/python benchmarks/bench.py --prism $(BENCH_ARGS)
 
 fuzz: $(STAMP)  ## Schemathesis CLI, all checks, >= 10,000 requests against the strict mock
 	$(BIN)/python benchmarks/fuzz.py $(FUZZ_ARGS)

@@ -1,15 +1,17 @@
-"""The yardstick: a minimal Flask app returning constant JSON, served by waitress.
+"""The yardstick: a minimal Flask app returning constant JSON, on either of the mock's servers.
 
-Run as `python benchmarks/baseline_app.py PORT THREADS`; the benchmark loads it exactly as it
-loads the mock, so the ratio mock / baseline is the cost of the mock's own work.
+Run as `python benchmarks/baseline_app.py PORT THREADS [granian|waitress]`; the benchmark
+loads it exactly as it loads the mock, on the same server code (`MockServer`'s engines, same
+threads), so mock / baseline is the cost of the mock's own work on that server.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 from flask import Flask, jsonify
-from waitress import serve
 
 app = Flask(__name__)
 
@@ -21,8 +23,19 @@ def constant(anything: str):
 
 
 def main() -> None:
+    from envoy_events_kit.mock_server.server import _engine
+
     port, threads = int(sys.argv[1]), int(sys.argv[2])
-    serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
+    name = sys.argv[3] if len(sys.argv) > 3 else "granian"
+    engine = _engine(name, app, "127.0.0.1", port, threads, 64 * 1024)
+    engine.bind()
+    engine.start()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass
+    engine.stop()
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
-"""Measure the mock side by side with a constant-JSON baseline (and optionally Prism).
+"""Measure the mock side by side with constant-JSON baselines and Prism.
 
-`make bench` (or `python benchmarks/bench.py [--prism]`) loads each endpoint with wrk from a
-separate process, against `envoy-events mock` as a user runs it, then the same load against
-`baseline_app.py` (Flask + waitress, same thread count) and optionally Prism 5.14 serving the
-same spec. The servers are loaded in turn within each round, so each ratio compares figures
-taken seconds apart; absolute numbers on a shared machine drift, those ratios hold.
-It also measures cold start to the first 200, the start of the pytest fixture's mock, the
-resident memory after the load and the duration of the contract suite, and prints a table
-of medians with the machine's load average.
+`make bench` (or `python benchmarks/bench.py`) loads each endpoint with wrk from a separate
+process, against `envoy-events mock` as a user runs it (on Granian, and on waitress with
+`--server waitress`), the constant-JSON baseline (`baseline_app.py`) on the *same* server
+code and threads, the baseline on waitress, and Prism 5.14 (default logging and
+`-v silent`) serving the same spec. The servers are loaded in turn within each round, so
+each ratio compares figures taken seconds apart; absolute numbers on a shared machine drift,
+those ratios hold better. It also measures cold start to the first 200, the start of the
+pytest fixture's mock, the resident memory after the load and the contract suite, and prints
+a table of medians, the issue's targets as ratios, and the machine's load average.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SPEC = ROOT / "openapi" / "events.yaml"
 PRISM_VERSION = "5.14.2"
-PRISM_LOCAL = ROOT / ".venv" / "prism" / "node_modules" / ".bin" / "prism"
+#: Installed, pinned, by `make interop-tools` (tools/interop/package-lock.json).
+PRISM_LOCAL = ROOT / "tools" / "interop" / "node_modules" / ".bin" / "prism"
 
 ADMIN = "dev-admin-acme-5d1f0c2b7a9e4c31"
 GLOBEX_ADMIN = "dev-admin-globex-6e4d2b8f0a1c3e57"
@@ -47,6 +49,11 @@ class Scenario:
     path: str
     token: str
     body: dict | None = None
+    query: str = ""
+
+    @property
+    def url_path(self) -> str:
+        return self.path + self.query
 
     def lua(self) -> str:
         lines = ['wrk.method = "GET"', f'wrk.headers["Authorization"] = "Bearer {self.token}"']
@@ -60,6 +67,9 @@ SCENARIOS = [
     Scenario("connection_token", "/events/connection_token", ADMIN),
     Scenario("subscription granted", "/events/subscription_token", ADMIN,
              {"channel": f"shipments:{ACME}"}),
+    # The same request in the spec's query form (what Prism serves without reading a body).
+    Scenario("subscription ?channel=", "/events/subscription_token", ADMIN,
+             query=f"?channel=shipments:{ACME}"),
     Scenario("subscription forbidden", "/events/subscription_token", ADMIN,
              {"channel": f"shipments:{GLOBEX}"}),
     Scenario("subscription malformed", "/events/subscription_token", ADMIN,
@@ -120,7 +130,7 @@ def free_port() -> int:
 def http_status(port: int, scenario: Scenario, timeout: float = 2.0) -> int:
     """One request as wrk sends it; the status code (0 when nothing answered)."""
     body = json.dumps(scenario.body).encode() if scenario.body is not None else b""
-    head = (f"GET {scenario.path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+    head = (f"GET {scenario.url_path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             f"Authorization: Bearer {scenario.token}\r\nConnection: close\r\n")
     if body:
         head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
@@ -197,7 +207,7 @@ def wrk(port: int, scenario: Scenario, args: argparse.Namespace) -> Load:
     try:
         out = subprocess.run(
             ["wrk", f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{args.duration}s",
-             "--latency", "-s", script.name, f"http://127.0.0.1:{port}{scenario.path}"],
+             "--latency", "-s", script.name, f"http://127.0.0.1:{port}{scenario.url_path}"],
             capture_output=True, text=True, check=True, timeout=args.duration + 30).stdout
     finally:
         os.unlink(script.name)
@@ -220,12 +230,17 @@ def _prism_command(quiet: bool) -> Callable[[int], list[str]]:
 
 
 def servers(args: argparse.Namespace) -> list[Server]:
+    """The mock first and the baseline on its server second: the ratios divide by them."""
     envoy_events = shutil.which("envoy-events", path=str(BIN)) or "envoy-events"
+    baseline = [sys.executable, str(ROOT / "benchmarks" / "baseline_app.py")]
+    threads = str(args.threads)
     found = [
         Server("mock", lambda port: [envoy_events, "mock", "--port", str(port),
-                                     "--threads", str(args.threads)]),
-        Server("baseline", lambda port: [sys.executable, str(ROOT / "benchmarks" /
-                                         "baseline_app.py"), str(port), str(args.threads)]),
+                                     "--threads", threads]),
+        Server("baseline", lambda port: [*baseline, str(port), threads, "granian"]),
+        Server("mock-waitress", lambda port: [envoy_events, "mock", "--port", str(port),
+                                              "--threads", threads, "--server", "waitress"]),
+        Server("baseline-waitress", lambda port: [*baseline, str(port), threads, "waitress"]),
     ]
     if args.prism:
         found.append(Server("prism", _prism_command(quiet=False)))
@@ -294,46 +309,75 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def print_table(args: argparse.Namespace, found: list[Server], extra: list[tuple[str, str]],
-                loads: list[float]) -> None:
-    names = [s.name for s in found]
-    print(f"\nwrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s, waitress "
-          f"threads={args.threads}, medians of {args.runs} rounds; "
+def _rps(server: Server, scenario: str) -> float:
+    return median([r.rps for r in server.runs.get(scenario, [])])
+
+
+def print_tables(args: argparse.Namespace, found: list[Server], loads: list[float]) -> None:
+    print(f"\nwrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s, "
+          f"--threads {args.threads}, medians of {args.runs} rounds; "
           f"load average during the runs: min {min(loads):.2f} median {median(loads):.2f} "
           f"max {max(loads):.2f} on {os.cpu_count()} CPUs\n")
-    head = f"{'endpoint':<24}" + "".join(f"{n + ' req/s':>18}{'p50/p99 ms':>14}" for n in names)
-    head += f"{'mock/baseline':>15}" + "".join(f"{'mock/' + n:>18}" for n in names[2:])
-    print(head)
-    print("-" * len(head))
+    head = f"{'req/s [status]':<26}" + "".join(f"{s.name:>19}" for s in found)
+    print(head + "\n" + "-" * len(head))
     for scenario in SCENARIOS:
-        row = f"{scenario.name:<24}"
-        rps = {}
-        for server in found:
-            runs = server.runs[scenario.name]
-            rps[server.name] = median([r.rps for r in runs])
-            status = runs[-1].status
-            row += (f"{rps[server.name]:>12,.0f} [{status}]"
-                    f"{median([r.p50_ms for r in runs]):>7.1f}/"
-                    f"{median([r.p99_ms for r in runs]):<6.1f}")
-        row += f"{rps['mock'] / rps['baseline']:>14.2f}x"
-        for name in names[2:]:
-            row += f"{rps['mock'] / rps[name]:>17.2f}x"
-        print(row)
-    print("\n[status] = what each server answered that request; ratios are medians of "
-          "throughput.\n")
-    for label, value in extra:
-        print(f"{label:<46} {value}")
+        print(f"{scenario.name:<26}" + "".join(
+            f"{_rps(s, scenario.name):>13,.0f} [{s.runs[scenario.name][-1].status}]"
+            for s in found))
+    head = f"\n{'p50 / p99 ms':<26}" + "".join(f"{s.name:>19}" for s in found)
+    print(head + "\n" + "-" * (len(head) - 1))
+    for scenario in SCENARIOS:
+        print(f"{scenario.name:<26}" + "".join(
+            f"{median([r.p50_ms for r in s.runs[scenario.name]]):>11.1f} / "
+            f"{median([r.p99_ms for r in s.runs[scenario.name]]):<5.1f}" for s in found))
+    print("\n[status] = what each server answered that request; ratios below are medians "
+          "of throughput.")
+
+
+def targets(found: list[Server], extra: dict[str, float]) -> list[tuple[str, float, str]]:
+    """The issue's targets as (what, measured, target) from this one run."""
+    by = {s.name: s for s in found}
+    mock, rows = by["mock"], []
+
+    def ratio(label: str, scenario: str, other: str, other_scenario: str, goal: float) -> None:
+        if other in by and scenario in mock.runs and other_scenario in by[other].runs:
+            rows.append((label, _rps(mock, scenario) / _rps(by[other], other_scenario),
+                         f">= {goal}x"))
+
+    ratio("connection_token: mock / prism-quiet", "connection_token", "prism-quiet",
+          "connection_token", 1.4)
+    ratio("connection_token: mock / prism", "connection_token", "prism", "connection_token",
+          2.5)
+    ratio("connection_token: mock / baseline (same server)", "connection_token", "baseline",
+          "connection_token", 0.7)
+    ratio("connection_token: mock / mock-waitress", "connection_token", "mock-waitress",
+          "connection_token", 1.0)
+    if "connection_token" in mock.runs:
+        rows.append(("connection_token: mock p99 (ms)",
+                     median([r.p99_ms for r in mock.runs["connection_token"]]), "<= 10"))
+    ratio("subscription JSON body: mock / prism-quiet ?channel=", "subscription granted",
+          "prism-quiet", "subscription ?channel=", 1.0)
+    ratio("subscription JSON body: mock / prism JSON body", "subscription granted", "prism",
+          "subscription granted", 2.0)
+    ratio("subscription JSON body: mock / prism ?channel=", "subscription granted", "prism",
+          "subscription ?channel=", 2.0)
+    for key, goal in (("cold start, mock (s)", "<= 0.5"), ("RSS after the load, mock (MB)",
+                      "<= 60"), ("fixture start (ms)", "<= 50")):
+        if key in extra:
+            rows.append((key, extra[key], goal))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--prism", action="store_true",
-                        help=f"also measure Prism {PRISM_VERSION} (needs Node.js and npm)")
+    parser.add_argument("--no-prism", dest="prism", action="store_false",
+                        help=f"leave out Prism {PRISM_VERSION} (which needs Node.js)")
     parser.add_argument("--runs", type=int, default=3, help="rounds (medians are quoted)")
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8, help="waitress worker threads")
+    parser.add_argument("--threads", type=int, default=8,
+                        help="Python threads of the mock and the baselines")
     parser.add_argument("--suite-runs", type=int, default=3,
                         help="runs of the contract suite (0: skip)")
     parser.add_argument("--only", default="",
@@ -348,14 +392,17 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     if args.prism and shutil.which("npx") is None and not PRISM_LOCAL.exists():
-        print("--prism needs Node.js and npm (npx).", file=sys.stderr)
+        print("Prism needs Node.js and npm (npx): `make interop-tools`, or --no-prism.",
+              file=sys.stderr)
         return 2
 
     found = servers(args)
     extra: list[tuple[str, str]] = []
+    figures: dict[str, float] = {}
     print("cold start to first 200 ...", flush=True)
     for server in found:
         times = cold_starts(server, max(args.runs, 5) if server.name == "mock" else args.runs)
+        figures[f"cold start, {server.name} (s)"] = median(times)
         extra.append((f"cold start to first 200, {server.name} (s)",
                       f"{median(times):.3f}  (runs: {', '.join(f'{t:.3f}' for t in times)})"))
 
@@ -371,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
                     load = wrk(server.port, scenario, args)
                     server.runs.setdefault(scenario.name, []).append(load)
         for server in found:
+            figures[f"RSS after the load, {server.name} (MB)"] = server.rss_mb()
             extra.append((f"RSS after the load, {server.name} (MB)", f"{server.rss_mb():.1f}"))
     finally:
         for server in found:
@@ -378,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print("pytest fixture start ...", flush=True)
     times, how = fixture_start(max(args.runs, 5))
+    figures["fixture start (ms)"] = median(times) * 1000
     extra.append((f"fixture start, {how} (ms)", f"{median(times) * 1000:.1f}  "
                   f"(runs: {', '.join(f'{t * 1000:.1f}' for t in times)})"))
     if args.suite_runs:
@@ -386,9 +435,14 @@ def main(argv: list[str] | None = None) -> int:
         value = f"{median(times):.1f}  ({summary})" if times else summary
         extra.append(("contract suite, in-process mock (s)", value))
     loads.append(loadavg())
-    print_table(args, found, extra, loads)
+    print_tables(args, found, loads)
+    print()
+    for label, value in extra:
+        print(f"{label:<46} {value}")
+    print("\nTargets, from this run:")
+    for label, measured, goal in targets(found, figures):
+        print(f"  {label:<54} {measured:>8.2f}   target {goal}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,6 +1,8 @@
-"""Bad input over real HTTP (raw sockets: `requests` refuses to send most of it): oversize
-bodies are a JSON 413; odd headers, channels and framing are JSON 4xx, never a 5xx, and
-never change the state."""
+"""Bad input over real HTTP (raw sockets: `requests` refuses to send most of it), on both
+servers: oversize bodies, announced or chunked, are a JSON 413; odd headers, channels and
+framing are 4xx, never a 5xx, and never change the state. Every request that is HTTP gets
+the JSON error body; bytes that are not HTTP/1.1 at all get one on waitress, and a bodyless
+400 from Granian's engine (`NOT_HTTP`)."""
 
 from __future__ import annotations
 
@@ -177,3 +179,24 @@ def test_none_of_it_changed_the_state(server):
     exchange(server, with_body(b"POST /__mock__/principals HTTP/1.1\r\nHost: mock\r\n", BIG))
     after = exchange(server, plain(b"GET /__mock__/state HTTP/1.1\r\nHost: mock\r\n"))[2]
     assert json.loads(after)["organisations"] == json.loads(before)["organisations"]
+
+
+def test_a_connection_is_kept_alive_until_the_client_says_close(server):
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    request = CONNECTION + AUTH + b"\r\n"
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        for _ in range(3):  # one connection, three answers
+            sock.sendall(request)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += sock.recv(1)
+            length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
+            body = b""
+            while len(body) < length:
+                body += sock.recv(length - len(body))
+            assert head.startswith(b"HTTP/1.1 200") and b"token" in body
+        sock.sendall(plain(CONNECTION, AUTH.strip()))
+        rest = b""
+        while chunk := sock.recv(65536):  # the server closes after answering
+            rest += chunk
+    assert rest.startswith(b"HTTP/1.1 200")

@@ -1,5 +1,5 @@
-"""SIGTERM and Ctrl-C (SIGINT) stop `envoy-events mock` cleanly: in-flight requests finish,
-then the process exits 0."""
+"""SIGTERM and Ctrl-C (SIGINT) stop `envoy-events mock` cleanly, on either server: in-flight
+requests finish, then the process exits 0."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ from tests.conftest import ADMIN, bearer
 LATENCY_MS = 1500
 
 
+@pytest.mark.parametrize("server", ["granian", "waitress"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_signal_mid_request_lets_it_finish_and_exits_0(signum):
-    process, base = spawn_mock(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def test_a_signal_mid_request_lets_it_finish_and_exits_0(signum, server):
+    process, base = spawn_mock("--server", server, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
     try:
         armed = requests.put(f"{base}/__mock__/faults/getConnectionToken",
                              json={"latency_ms": LATENCY_MS, "times": 1}, timeout=5)
@@ -39,6 +41,7 @@ def test_a_signal_mid_request_lets_it_finish_and_exits_0(signum):
             process.wait()
 
     assert process.returncode == 0, stderr
+    assert f"on {server}" in stdout  # the banner says which server
     assert "envoy-events mock stopped." in stdout
     assert "Traceback" not in stderr
     assert len(answers) == 1

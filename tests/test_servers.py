@@ -1,0 +1,63 @@
+"""Both HTTP servers behind `MockServer` (Granian, waitress) start, stop and hand over alike:
+stop() lets a request in flight finish, then frees the port; a taken port is an OSError."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+import requests
+from envoy_events_kit.mock_server import MockServer
+from envoy_events_kit.mock_server.server import ENGINES
+
+from tests.conftest import ADMIN, bearer
+
+
+def _port(server: MockServer) -> int:
+    return int(server.url.rsplit(":", 1)[1])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_stop_lets_a_request_in_flight_finish_then_frees_the_port(engine):
+    server = MockServer(server=engine).start()
+    port = _port(server)
+    requests.put(f"{server.url}/__mock__/faults/getConnectionToken",
+                 json={"latency_ms": 800, "times": 1}, timeout=5).raise_for_status()
+    answers: list[requests.Response] = []
+    slow = threading.Thread(target=lambda: answers.append(requests.get(
+        f"{server.url}/events/connection_token", headers=bearer(ADMIN), timeout=30)))
+    slow.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started >= 0.3  # stop() waited for it
+    slow.join(timeout=10)
+    assert [a.status_code for a in answers] == [200]
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port)):
+        pass
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_taken_port_is_an_oserror_and_leaves_nothing_behind(engine):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        server = MockServer(port=taken.getsockname()[1], server=engine)
+        with pytest.raises(OSError):
+            server.start()
+        server.stop()  # safe after a failed start
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_server_in_use_is_named(engine):
+    with MockServer(server=engine) as server:
+        assert server.server == engine
+        assert requests.get(f"{server.url}/events/connection_token", headers=bearer(ADMIN),
+                            timeout=5).status_code == 200
+
+
+def test_an_unknown_server_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="granian, waitress"):
+        MockServer(server="gunicorn")  # type: ignore[arg-type]
