@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from envoy_events_kit.mock_server.server import DEFAULT_THREADS
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SPEC = ROOT / "openapi" / "events.yaml"
@@ -230,17 +232,23 @@ def _prism_command(quiet: bool) -> Callable[[int], list[str]]:
 
 
 def servers(args: argparse.Namespace) -> list[Server]:
-    """The mock first and the baseline on its server second: the ratios divide by them."""
+    """The mock first and the baseline on its server second: the ratios divide by them.
+    Each runs with its server's default threads (1 on Granian, 8 on waitress) unless
+    --threads says otherwise, the baseline with the same number as the mock beside it."""
     envoy_events = shutil.which("envoy-events", path=str(BIN)) or "envoy-events"
     baseline = [sys.executable, str(ROOT / "benchmarks" / "baseline_app.py")]
-    threads = str(args.threads)
+    given = ["--threads", str(args.threads)] if args.threads else []
+
+    def threads(engine: str) -> str:
+        return str(args.threads or DEFAULT_THREADS[engine])
+
     found = [
-        Server("mock", lambda port: [envoy_events, "mock", "--port", str(port),
-                                     "--threads", threads]),
-        Server("baseline", lambda port: [*baseline, str(port), threads, "granian"]),
+        Server("mock", lambda port: [envoy_events, "mock", "--port", str(port), *given]),
+        Server("baseline", lambda port: [*baseline, str(port), threads("granian"), "granian"]),
         Server("mock-waitress", lambda port: [envoy_events, "mock", "--port", str(port),
-                                              "--threads", threads, "--server", "waitress"]),
-        Server("baseline-waitress", lambda port: [*baseline, str(port), threads, "waitress"]),
+                                              *given, "--server", "waitress"]),
+        Server("baseline-waitress", lambda port: [*baseline, str(port), threads("waitress"),
+                                                  "waitress"]),
     ]
     if args.prism:
         found.append(Server("prism", _prism_command(quiet=False)))
@@ -315,7 +323,7 @@ def _rps(server: Server, scenario: str) -> float:
 
 def print_tables(args: argparse.Namespace, found: list[Server], loads: list[float]) -> None:
     print(f"\nwrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s, "
-          f"--threads {args.threads}, medians of {args.runs} rounds; "
+          f"--threads {args.threads or 'default'}, medians of {args.runs} rounds; "
           f"load average during the runs: min {min(loads):.2f} median {median(loads):.2f} "
           f"max {max(loads):.2f} on {os.cpu_count()} CPUs\n")
     head = f"{'req/s [status]':<26}" + "".join(f"{s.name:>19}" for s in found)
@@ -376,8 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8,
-                        help="Python threads of the mock and the baselines")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="Python threads of the mocks and baselines (default: each "
+                             "server's own default)")
     parser.add_argument("--suite-runs", type=int, default=3,
                         help="runs of the contract suite (0: skip)")
     parser.add_argument("--only", default="",

@@ -42,9 +42,11 @@ def main() -> None:
                    "(e.g. 2026-01-01T00:00:00Z: byte-identical tokens on every run).")
 @click.option("--token-ttl", default=3600, show_default=True, type=click.IntRange(min=1),
               help="Lifetime of issued JWTs, in seconds.")
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
-              help="Python threads running the app (a request held by an injected latency "
-                   "holds one).")
+@click.option("--threads", type=click.IntRange(1, 256),
+              help="Python threads running the app (default: 1 on granian, 8 on waitress). "
+                   "A request held by an injected latency, or a client slow to send its "
+                   "body, holds one; on granian more threads let other requests pass "
+                   "meanwhile but lengthen the tail under heavy load.")
 @click.option("--server", "server_name", type=click.Choice(["granian", "waitress"]),
               default="granian", show_default=True,
               help="HTTP server: granian (Rust, fastest) or waitress (pure Python; answers "
@@ -77,7 +79,7 @@ def main() -> None:
                    "bundled name (shipment-journey).")
 @click.option("--scenario-loop", is_flag=True, help="Play the --scenario again and again.")
 def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, clock: str,
-         token_ttl: int, threads: int, strict: bool, state_file: Path | None,
+         token_ttl: int, threads: int | None, strict: bool, state_file: Path | None,
          realtime: bool, centrifugo: Path | None, realtime_port: int,
          webhook_retry_schedule: str, allowed_webhook_hosts: tuple[str, ...],
          webhook_timeout: float, scenario: str | None, scenario_loop: bool,

@@ -59,7 +59,7 @@ def _listen_problem(exc: OSError | ValueError) -> str:
 
 
 def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | None,
-             clock: str, token_ttl: int, threads: int, strict: bool,
+             clock: str, token_ttl: int, threads: int | None, strict: bool,
              state_file: Path | None = None, realtime: bool = False,
              centrifugo: Path | None = None, realtime_port: int = 0,
              webhook_retry_schedule: str = "0,1,5", allowed_webhook_hosts: tuple[str, ...] = (),

@@ -53,6 +53,8 @@ class GranianEngine:
         family, *_, address = socket.getaddrinfo(self._host, self._port,
                                                  type=socket.SOCK_STREAM)[0]
         self._sock = socket.create_server(address[:2], family=family, backlog=BACKLOG)
+        # Inherited by every accepted connection: no Nagle delay behind a delayed ACK.
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.port = self._sock.getsockname()[1]
 
     def start(self) -> None:

@@ -19,9 +19,12 @@ from envoy_events_kit.mock_server.app import create_app
 from envoy_events_kit.mock_server.config import Settings
 from envoy_events_kit.mock_server.state import MockState
 
-DEFAULT_THREADS = 8
 Engine = Literal["granian", "waitress"]
 ENGINES: tuple[Engine, ...] = ("granian", "waitress")
+#: Python threads running the app. On Granian one thread is fastest and keeps the tail
+#: short (several threads contending for the GIL there cost p99 0.3-1.5 s at 16
+#: connections); waitress does its I/O in Python and needs several.
+DEFAULT_THREADS: dict[str, int] = {"granian": 1, "waitress": 8}
 
 
 class _Engine(Protocol):
@@ -48,12 +51,12 @@ class MockServer:
     """A mock on a loopback port. `start()` binds (port 0: a free one), `stop()` frees all."""
 
     def __init__(self, settings: Settings | dict[str, Any] | None = None,
-                 host: str = "127.0.0.1", port: int = 0, threads: int = DEFAULT_THREADS,
+                 host: str = "127.0.0.1", port: int = 0, threads: int | None = None,
                  server: Engine = "waitress") -> None:
         self.app = create_app(settings)
         self.host = host
-        self.threads = threads
-        self._engine = _engine(server, self.app, host, port, threads,
+        self.threads = threads or DEFAULT_THREADS.get(server, 1)
+        self._engine = _engine(server, self.app, host, port, self.threads,
                                self.state.settings.max_body_bytes)
         self._bound = False
         self._serving = False
