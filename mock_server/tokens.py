@@ -1,7 +1,9 @@
 """The mock's clock and the minting of Centrifugo-compatible JWTs. No Flask here.
 
 Tokens carry no random claim, so with a frozen clock the same request by the same principal
-yields byte-identical tokens (handy for snapshots).
+yields byte-identical tokens (handy for snapshots). Every token is signed afresh: a memo of
+signed tokens only ever hit the same principal asking again within one second, i.e. a
+benchmark (`benchmarks/token_memo.py` measures it side by side).
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -20,8 +21,6 @@ from envoy_events_kit.claims import CONNECTION, SUBSCRIPTION, claims
 
 ALGORITHM = "HS256"
 HEADER = {"typ": "JWT"}  # PyJWT adds "alg" first: {"alg": "HS256", "typ": "JWT"}
-#: Signed tokens kept per (claims) so that repeated calls within one second sign once.
-TOKEN_CACHE_SIZE = 1024
 
 
 class _CheckedKeyHS256(HMACAlgorithm):
@@ -95,15 +94,13 @@ class Minter:
         self._ttl = ttl
         self._clock = clock
         self._jws = _signer()
-        # Same claims, same bytes (no random claim): a cache hit is indistinguishable.
-        self._signed = lru_cache(maxsize=TOKEN_CACHE_SIZE)(self._sign_json)
 
     def _sign_json(self, payload: str) -> str:
         return self._jws.encode(payload.encode(), self._secret, ALGORITHM, HEADER)
 
     def _sign(self, claims: dict[str, Any]) -> str:
-        """What `jwt.encode(claims, ...)` returns (same compact JSON payload), memoised."""
-        return self._signed(json.dumps(claims, separators=(",", ":")))
+        """What `jwt.encode(claims, ...)` returns (same compact JSON payload)."""
+        return self._sign_json(json.dumps(claims, separators=(",", ":")))
 
     def _times(self) -> dict[str, int]:
         iat = self._clock.timestamp()
