@@ -3,6 +3,8 @@ loads one endpoint, then prints the functions with the largest share of the samp
 
     pip install -e '.[bench]'   # py-spy
     python benchmarks/profile.py [--path /events/connection_token] [--seconds 8]
+    python benchmarks/profile.py --path /events/subscription_token \
+        --body '{"channel": "shipments:org_26ZZVNs2QURl4yY6owPARekUbMa"}'
 
 py-spy needs ptrace rights (root, or kernel.yama.ptrace_scope=0).
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import shutil
 import subprocess
 import sys
@@ -19,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import ADMIN, BIN, free_port, wait_for_200  # noqa: E402
+from bench import ADMIN, BIN, Scenario, free_port, wait_for_200  # noqa: E402
 
 
 def shares(raw: Path, top: int) -> list[tuple[float, str]]:
@@ -38,6 +41,7 @@ def shares(raw: Path, top: int) -> list[tuple[float, str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--path", default="/events/connection_token")
+    parser.add_argument("--body", help="JSON body to send with every request")
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--top", type=int, default=45)
     args = parser.parse_args(argv)
@@ -51,10 +55,12 @@ def main(argv: list[str] | None = None) -> int:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_200(port, mock, timeout=30)
+        script = Path(tempfile.mkdtemp()) / "request.lua"
+        script.write_text(Scenario("profile", args.path, ADMIN, json.loads(args.body)
+                                   if args.body else None).lua())
         load = subprocess.Popen(
-            ["wrk", "-t2", "-c16", f"-d{args.seconds + 3}s", "-H",
-             f"Authorization: Bearer {ADMIN}", f"http://127.0.0.1:{port}{args.path}"],
-            stdout=subprocess.PIPE, text=True)
+            ["wrk", "-t2", "-c16", f"-d{args.seconds + 3}s", "-s", str(script),
+             f"http://127.0.0.1:{port}{args.path}"], stdout=subprocess.PIPE, text=True)
         time.sleep(1)
         with tempfile.TemporaryDirectory() as scratch:
             raw = Path(scratch) / "profile.txt"
