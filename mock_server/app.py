@@ -10,7 +10,6 @@ from envoy_events_kit.mock_server import control_api, errors, events_api, persis
 from envoy_events_kit.mock_server import state as state_module
 from envoy_events_kit.mock_server.config import Settings
 from envoy_events_kit.mock_server.journal import Entry, redact
-from envoy_events_kit.mock_server.tokens import format_instant
 from flask import Flask, Response, abort, request
 from flask_cors import CORS
 
@@ -61,7 +60,7 @@ def create_app(settings: Settings | dict[str, Any] | None = None) -> Flask:
             strict.check(operation, response)
         state.journal.record(Entry(
             method=req.method, path=path, operation_id=operation_id,
-            status=response.status_code, time=format_instant(state.clock.now()),
+            status=response.status_code, time=state.clock.now(),
             authorization=redact(req.environ.get("HTTP_AUTHORIZATION")),
         ))
         return response

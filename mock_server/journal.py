@@ -5,7 +5,10 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
 from typing import NamedTuple
+
+from envoy_events_kit.mock_server.tokens import format_instant
 
 
 class Entry(NamedTuple):
@@ -17,7 +20,7 @@ class Entry(NamedTuple):
     path: str
     operation_id: str | None
     status: int
-    time: str
+    time: datetime  # formatted when the journal is read, not on every request
     authorization: str | None  # scheme only: tokens never enter the journal
 
 
@@ -42,7 +45,9 @@ class Journal:
 
     def entries(self) -> list[dict]:
         with self._lock:
-            return [dict(zip(Entry._fields, entry, strict=True)) for entry in self._entries]
+            entries = list(self._entries)
+        return [Entry(*entry)._replace(time=format_instant(entry[4]))._asdict()
+                for entry in entries]
 
     def clear(self) -> None:
         with self._lock:

@@ -46,3 +46,36 @@ def test_request_body_validators_agree_with_the_registry(operation, instance):
         "requestBody"])["content"]["application/json"]["schema"]
     reference = spec.validator(raw, inline=False)
     assert first_error(operation.body_validator, instance) == first_error(reference, instance)
+
+
+SUBSCRIBE = SPECS[0].operations["getSubscriptionToken"]
+CHANNEL = "shipments:org_26ZZVNs2QURl4yY6owPARekUbMa"
+
+
+@pytest.mark.parametrize("instance", [
+    {"channel": CHANNEL}, {"channel": CHANNEL + "\n"}, {"channel": "shipments:\ud800"},
+    {"channel": 2 ** 70}, {"channel": float("inf")}, {"channel": [[[[CHANNEL]]]]},
+    {"channel": CHANNEL, "extra": 1}, {"\ud800": CHANNEL}, {}, [], None, "x" * 10_000,
+], ids=["valid", "newline", "lone-surrogate", "big-int", "infinity", "nested", "extra-key",
+        "surrogate-key", "empty", "list", "null", "long-string"])
+def test_the_compiled_fast_path_agrees_on_what_it_cannot_take(instance):
+    reference = SPECS[0].validator(SUBSCRIBE.body_validator.schema, inline=False)
+    assert first_error(SUBSCRIBE.body_validator, instance) == first_error(reference, instance)
+
+
+def test_a_fitting_body_is_passed_by_the_compiled_validator_alone(monkeypatch):
+    """The fast path is taken (jsonschema is not asked) for a valid body, and only then."""
+    validator = SUBSCRIBE.body_validator
+    asked: list[object] = []
+    reference = validator.reference
+
+    class Spy:
+        def iter_errors(self, instance):
+            asked.append(instance)
+            return reference.iter_errors(instance)
+
+    monkeypatch.setattr(validator, "reference", Spy())
+    assert first_error(validator, {"channel": CHANNEL}) is None
+    assert asked == []
+    assert first_error(validator, {"channel": CHANNEL + "\n"})
+    assert asked == [{"channel": CHANNEL + "\n"}]
