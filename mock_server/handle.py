@@ -9,7 +9,7 @@ from typing import Any
 from envoy_events_kit.mock_server.config import Settings
 from envoy_events_kit.mock_server.control_client import MockControl
 from envoy_events_kit.mock_server.model import Principal
-from envoy_events_kit.mock_server.server import MockServer
+from envoy_events_kit.mock_server.server import Engine, MockServer
 from envoy_events_kit.mock_server.webhooks.receiver import WebhookReceiver
 
 from envoy_events_kit import names
@@ -31,9 +31,11 @@ class EventsMock(MockControl):
         self.tokens: dict[str, str] = {name: p.token for name, p in self.principals.items()}
 
     @classmethod
-    def start(cls, settings: Settings | dict[str, Any] | None = None) -> EventsMock:
-        """Create the app, bind a free loopback port and serve it in a background thread."""
-        return cls(MockServer(settings).start())
+    def start(cls, settings: Settings | dict[str, Any] | None = None,
+              server: Engine = "waitress") -> EventsMock:
+        """Create the app, bind a free loopback port and serve it in a background thread
+        (on waitress, or on Granian as `envoy-events mock` does)."""
+        return cls(MockServer(settings, server=server).start())
 
     def headers(self, name: str = "admin") -> dict[str, str]:
         """`Authorization` header of a fixture principal (a typo says which one was meant)."""

@@ -61,3 +61,16 @@ def test_the_server_in_use_is_named(engine):
 def test_an_unknown_server_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="granian, waitress"):
         MockServer(server="gunicorn")  # type: ignore[arg-type]
+
+
+def test_the_python_handle_can_run_on_granian_as_the_cli_does():
+    from envoy_events_kit.mock_server.handle import EventsMock
+
+    mock = EventsMock.start({"clock": "2026-01-01T00:00:00Z"}, server="granian")
+    try:
+        assert mock.server.server == "granian"
+        answer = requests.get(f"{mock.url}/events/connection_token", headers=mock.headers(),
+                              timeout=5)
+        assert answer.status_code == 200 and answer.json()["token"].count(".") == 2
+    finally:
+        mock.stop()
