@@ -75,7 +75,7 @@ bench-deps:  ## install wrk (Debian/Ubuntu package) for `make bench`
 
 bench: $(STAMP) realtime interop-tools  ## mock vs baselines vs Prism (throughput, latency, start, RSS; needs wrk), realtime, webhooks
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
-	$(BIN)/python benchmarks/token_memo.py
+	$(BIN)/python benchmarks/ablations.py
 	$(BIN)/python benchmarks/realtime_start.py
 	$(BIN)/python benchmarks/webhooks_burst.py
 	$(BIN)/python benchmarks/consumer_startup.py

@@ -23,19 +23,19 @@ def constant(anything: str):
 
 
 def main() -> None:
-    from envoy_events_kit.mock_server.server import _engine
+    from envoy_events_kit.mock_server.engines import engine
 
     port, threads = int(sys.argv[1]), int(sys.argv[2])
     name = sys.argv[3] if len(sys.argv) > 3 else "granian"
-    engine = _engine(name, app, "127.0.0.1", port, threads, 64 * 1024)
-    engine.bind()
-    engine.start()
+    server = engine(name, app, "127.0.0.1", port, threads, 64 * 1024)
+    server.bind()
+    server.start()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     while not stop.wait(0.5):
         pass
-    engine.stop()
+    server.stop()
 
 
 if __name__ == "__main__":

@@ -104,6 +104,10 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
     except (RealtimeUnavailable, RealtimeError) as exc:
         click.echo(f"error: --realtime: {exc}", err=True)
         return 2
+    except KeyboardInterrupt:  # a second Ctrl-C while requests in flight were finishing
+        server.state.close()
+        click.echo("envoy-events mock stopped; requests still in flight were cut short.")
+        return 130
     if server.failure:
         click.echo(f"error: {server.failure}; the mock stopped too.", err=True)
         return 1

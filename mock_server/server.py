@@ -13,38 +13,12 @@ import gc
 import signal
 import threading
 from collections.abc import Callable
-from typing import Any, Literal, Protocol
+from typing import Any
 
 from envoy_events_kit.mock_server.app import create_app
 from envoy_events_kit.mock_server.config import Settings
+from envoy_events_kit.mock_server.engines import DEFAULT_THREADS, Engine, engine
 from envoy_events_kit.mock_server.state import MockState
-
-Engine = Literal["granian", "waitress"]
-ENGINES: tuple[Engine, ...] = ("granian", "waitress")
-#: Python threads running the app. On Granian one thread is fastest and keeps the tail
-#: short (several threads contending for the GIL there cost p99 0.3-1.5 s at 16
-#: connections); waitress does its I/O in Python and needs several.
-DEFAULT_THREADS: dict[str, int] = {"granian": 1, "waitress": 8}
-
-
-class _Engine(Protocol):
-    name: str
-    port: int
-
-    def bind(self) -> None: ...
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
-
-
-def _engine(name: Engine, app: Any, host: str, port: int, threads: int,
-            max_body: int) -> _Engine:
-    if name == "granian":
-        from envoy_events_kit.mock_server.granian_engine import GranianEngine
-        return GranianEngine(app, host, port, threads, max_body)
-    if name == "waitress":
-        from envoy_events_kit.mock_server.waitress_engine import WaitressEngine
-        return WaitressEngine(app, host, port, threads, max_body)
-    raise ValueError(f"unknown server {name!r}: choose one of {', '.join(ENGINES)}")
 
 
 class MockServer:
@@ -56,7 +30,7 @@ class MockServer:
         self.app = create_app(settings)
         self.host = host
         self.threads = threads or DEFAULT_THREADS.get(server, 1)
-        self._engine = _engine(server, self.app, host, port, self.threads,
+        self._engine = engine(server, self.app, host, port, self.threads,
                                self.state.settings.max_body_bytes)
         self._bound = False
         self._serving = False

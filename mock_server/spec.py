@@ -17,7 +17,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema_rs
 import yaml
 from jsonschema import Draft202012Validator, ValidationError, validators
 from referencing import Registry, Resource
@@ -40,18 +39,29 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: Any):
 _Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
 
 
+#: Calls after which a validator is worth compiling.
+HOT_AFTER = 64
+
+
 class _Compiled:
     """jsonschema's validator behind jsonschema-rs's yes/no. Only a "valid" from the compiled
     validator is trusted; anything else (invalid, or an instance it cannot take, such as a
     lone surrogate or an integer beyond 64 bits) goes to jsonschema."""
 
-    def __init__(self, reference: Any, schema: dict[str, Any]) -> None:
+    def __init__(self, reference: Any) -> None:
         self.reference = reference
         self.schema = reference.schema
-        self._is_valid = jsonschema_rs.validator_for(
-            schema, validate_formats=False).is_valid
+        self._is_valid: Any = None
+        self._uses = 0
 
     def iter_errors(self, instance: Any) -> Iterator[ValidationError]:
+        if self._is_valid is None:
+            # Compiled once hot: start-up checks (fixtures, scenarios) and validators that
+            # rarely run never load jsonschema-rs (~10 MB resident, ~50 ms to import).
+            self._uses += 1
+            if self._uses < HOT_AFTER:
+                return self.reference.iter_errors(instance)
+            self._compile()
         try:
             if self._is_valid(instance):
                 return iter(())
@@ -63,6 +73,15 @@ class _Compiled:
 
     def is_valid(self, instance: Any) -> bool:
         return next(self.iter_errors(instance), None) is None
+
+    def _compile(self) -> None:
+        try:
+            import jsonschema_rs
+
+            self._is_valid = jsonschema_rs.validator_for(self.schema,
+                                                         validate_formats=False).is_valid
+        except Exception:  # noqa: BLE001 - no compiled validator: jsonschema judges alone
+            self._is_valid = lambda instance: False
 
 
 #: Keywords whose meaning depends on where a schema sits: such schemas are not inlined.
@@ -131,8 +150,7 @@ class Spec:
         if inline:
             try:
                 # Same verdicts and messages, ~3x faster per request: no registry lookup per $ref.
-                inlined = self._inline(schema, ())
-                return _Compiled(_Validator(inlined), inlined)
+                return _Compiled(_Validator(self._inline(schema, ())))
             except _CannotInline:
                 pass
         return _Validator(self._rebase(schema), registry=self._registry)

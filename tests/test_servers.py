@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 from envoy_events_kit.mock_server import MockServer
-from envoy_events_kit.mock_server.server import ENGINES
+from envoy_events_kit.mock_server.engines import ENGINES
 
 from tests.conftest import ADMIN, bearer
 
@@ -74,3 +74,22 @@ def test_the_python_handle_can_run_on_granian_as_the_cli_does():
         assert answer.status_code == 200 and answer.json()["token"].count(".") == 2
     finally:
         mock.stop()
+
+
+@pytest.mark.parametrize("threads, held", [(1, True), (4, False)])
+def test_on_granian_a_held_call_holds_the_others_only_on_one_thread(threads, held):
+    """What the README says of `--threads`: a request held by an injected latency holds
+    the single default thread; with more, other requests pass meanwhile."""
+    with MockServer(server="granian", threads=threads) as server:
+        requests.put(f"{server.url}/__mock__/faults/getConnectionToken",
+                     json={"latency_ms": 1000, "times": 1}, timeout=5).raise_for_status()
+        slow = threading.Thread(target=requests.get, args=(
+            f"{server.url}/events/connection_token",), kwargs={"headers": bearer(ADMIN),
+                                                               "timeout": 10})
+        slow.start()
+        time.sleep(0.2)
+        started = time.monotonic()
+        assert requests.get(f"{server.url}/__mock__/state", timeout=10).status_code == 200
+        waited = time.monotonic() - started
+        slow.join()
+    assert (waited > 0.5) is held, waited

@@ -48,3 +48,26 @@ def test_a_signal_mid_request_lets_it_finish_and_exits_0(signum, server):
     assert answers[0].status_code == 200
     assert answers[0].json()["token"].count(".") == 2
     assert time.monotonic() - started >= LATENCY_MS / 1000  # it really was in flight
+
+
+def test_a_second_ctrl_c_stops_at_once_without_a_traceback():
+    process, base = spawn_mock(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        requests.put(f"{base}/__mock__/faults/getConnectionToken",
+                     json={"latency_ms": 20_000, "times": 1}, timeout=5).raise_for_status()
+        threading.Thread(target=lambda: requests.get(
+            f"{base}/events/connection_token", headers=bearer(ADMIN), timeout=30),
+            daemon=True).start()
+        time.sleep(0.4)
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.8)  # now draining: the held request has 19 s to go
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert time.monotonic() - started < 5
+    assert process.returncode == 130, stderr
+    assert "cut short" in stdout and "Traceback" not in stderr

@@ -3,7 +3,11 @@ exactly those of jsonschema resolving the same refs through its registry."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
+from envoy_events_kit.mock_server import spec as spec_module
 from envoy_events_kit.mock_server.spec import Spec, first_error
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +15,14 @@ from hypothesis import strategies as st
 from envoy_events_kit import control_spec_path, spec_path
 
 SPECS = [Spec(spec_path()), Spec(control_spec_path())]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def hot_validators():
+    """Every call takes the compiled path (not only those after the 64th)."""
+    before, spec_module.HOT_AFTER = spec_module.HOT_AFTER, 1
+    yield
+    spec_module.HOT_AFTER = before
 SCHEMAS = [(spec, f"#/components/schemas/{name}")
            for spec in SPECS for name in spec.document["components"]["schemas"]]
 
@@ -79,3 +91,10 @@ def test_a_fitting_body_is_passed_by_the_compiled_validator_alone(monkeypatch):
     assert asked == []
     assert first_error(validator, {"channel": CHANNEL + "\n"})
     assert asked == [{"channel": CHANNEL + "\n"}]
+
+
+def test_a_mock_that_validates_little_never_loads_the_compiled_validator():
+    """Start-up checks and rare calls stay on jsonschema: jsonschema-rs costs ~10 MB."""
+    code = ("import sys; from envoy_events_kit.mock_server.app import create_app; "
+            "create_app(); assert 'jsonschema_rs' not in sys.modules, 'loaded'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

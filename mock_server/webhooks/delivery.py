@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import requests
 from envoy_events_kit.mock_server.store import Store
 from envoy_events_kit.mock_server.webhooks.endpoints import derived_secret, url_problem
-from standardwebhooks import Webhook
 
 #: Delays before each attempt, in seconds: short enough for tests by default.
 DEFAULT_SCHEDULE = (0.0, 1.0, 5.0)
@@ -106,7 +104,7 @@ class WebhookDispatcher:
         self._failing: set[str] = set()
         self._threads: list[threading.Thread] = []
         self._stopping = False
-        self._http = requests.Session()
+        self._http: Any = None  # a requests.Session, made by the first delivery
 
     # -- the sink -----------------------------------------------------------------------
     def publish(self, event: dict[str, Any], channel: str) -> dict[str, Any]:
@@ -278,6 +276,13 @@ class WebhookDispatcher:
 
     def _send(self, delivery: Delivery, fault: Fault | None) -> Attempt:
         """One POST; its number is set when it is recorded."""
+        # Imported by the first delivery, not at start: most runs of the mock deliver none.
+        import requests
+        from standardwebhooks import Webhook
+
+        with self._lock:
+            if self._http is None:
+                self._http = requests.Session()
         body = json.dumps(delivery.event, separators=(",", ":"))
         sent_at = datetime.now(UTC)  # receivers check it against their real clock
         if fault is not None and fault.kind == "old_timestamp":
