@@ -55,19 +55,29 @@ def test_a_second_ctrl_c_stops_at_once_without_a_traceback():
     try:
         requests.put(f"{base}/__mock__/faults/getConnectionToken",
                      json={"latency_ms": 20_000, "times": 1}, timeout=5).raise_for_status()
-        threading.Thread(target=lambda: requests.get(
-            f"{base}/events/connection_token", headers=bearer(ADMIN), timeout=30),
-            daemon=True).start()
+        cut_short: list[Exception] = []
+
+        def held_request() -> None:
+            try:
+                requests.get(f"{base}/events/connection_token", headers=bearer(ADMIN),
+                             timeout=30)
+            except requests.ConnectionError as exc:  # what the second Ctrl-C does to it
+                cut_short.append(exc)
+
+        held = threading.Thread(target=held_request, daemon=True)
+        held.start()
         time.sleep(0.4)
         process.send_signal(signal.SIGINT)
         time.sleep(0.8)  # now draining: the held request has 19 s to go
         started = time.monotonic()
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=10)
+        held.join(timeout=10)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
     assert time.monotonic() - started < 5
+    assert len(cut_short) == 1
     assert process.returncode == 130, stderr
     assert "cut short" in stdout and "Traceback" not in stderr
