@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -11,6 +12,7 @@ from envoy_events_kit.mock_server import state as state_module
 from envoy_events_kit.mock_server.config import Settings
 from envoy_events_kit.mock_server.journal import Entry, redact
 from flask import Flask, Response, abort, request
+from flask.sessions import NullSession, SessionInterface
 from flask_cors import CORS
 
 CONTROL_PREFIX = "/__mock__"
@@ -29,16 +31,19 @@ def create_app(settings: Settings | dict[str, Any] | None = None) -> Flask:
         persistence.attach(state.store, settings.state_file)
 
     app = Flask(__name__)
+    app.session_interface = _NoSessions()
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
     app.json.sort_keys = False
     state_module.init_app(app, state)
     errors.init_app(app)
-    _cors(app)
+    cors = _cors(app)
     app.register_blueprint(events_api.blueprint(state))
     app.register_blueprint(control_api.blueprint(state), url_prefix="")
+    operations, journal, faults = state.spec.operations, state.journal, state.faults
 
+    # One hook before and one after each request (Flask pays per hook, on every request).
     @app.before_request
-    def _limit_body() -> None:
+    def _before() -> Response | None:
         req = request._get_current_object()  # one context lookup, not one per attribute
         environ, limit = req.environ, settings.max_body_bytes
         if "CONTENT_LENGTH" in environ:
@@ -46,45 +51,48 @@ def create_app(settings: Settings | dict[str, Any] | None = None) -> Flask:
                 abort(413, f"The request body is over {limit} bytes.")
         elif "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
             _buffer_chunked_body(environ, limit)
+        return events_api.inject_fault() if faults.armed() else None
 
     @app.after_request
-    def _observe(response: Response) -> Response:
+    def _after(response: Response) -> Response:
         req = request._get_current_object()
+        environ = req.environ
         path = req.path
-        if path.startswith(CONTROL_PREFIX):
-            return response
-        operation_id = events_api.operation_id()
-        operation = state.spec.operations.get(operation_id or "")
-        if (settings.strict and operation and req.method == operation.method
-                and response.status_code != 413 and not _is_injected(response)):
-            strict.check(operation, response)
-        state.journal.record(Entry(
-            method=req.method, path=path, operation_id=operation_id,
-            status=response.status_code, time=state.clock.now(),
-            authorization=redact(req.environ.get("HTTP_AUTHORIZATION")),
-        ))
-        return response
+        if not path.startswith(CONTROL_PREFIX):
+            operation_id = events_api.operation_id()
+            operation = operations.get(operation_id or "")
+            if (settings.strict and operation and req.method == operation.method
+                    and response.status_code != 413 and not _is_injected(response)):
+                strict.check(operation, response)
+            journal.record(Entry(req.method, path, operation_id, response.status_code,
+                                 state.clock.now(), redact(environ.get("HTTP_AUTHORIZATION"))))
+        return cors(response) if "HTTP_ORIGIN" in environ else response
 
     return app
 
 
-def _cors(app: Flask) -> None:
-    """flask-cors, consulted only when the request has an `Origin` header.
+class _NoSessions(SessionInterface):
+    """The mock keeps no session: skip Flask's cookie-session work on every request."""
 
-    Without one it adds nothing, but its hook costs ~10% of a request; every error is
-    turned into a response by our handlers, so its exception interception adds nothing either.
-    """
+    null_session_class = NullSession
+    _shared = NullSession()
+
+    def open_session(self, app: Flask, request: Any) -> NullSession:
+        return self._shared
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        return None
+
+
+def _cors(app: Flask) -> Callable[[Response], Response]:
+    """flask-cors's response hook, for `_after` to call only when the request has an
+    `Origin` header: without one it adds nothing, but it costs ~10% of a request. Every
+    error is turned into a response by our handlers, so its exception interception adds
+    nothing either."""
     CORS(app, origins=[LOCAL_ORIGINS], expose_headers=["WWW-Authenticate"],
          allow_headers=["Authorization", "Content-Type"], max_age=600,
          intercept_exceptions=False)
-    hooks = app.after_request_funcs[None]
-    cors_after_request = hooks.pop()
-
-    @app.after_request
-    def _cors_if_origin(response: Response) -> Response:
-        if "HTTP_ORIGIN" in request.environ:
-            return cors_after_request(response)
-        return response
+    return app.after_request_funcs[None].pop()
 
 
 def _buffer_chunked_body(environ: dict[str, Any], limit: int) -> None:

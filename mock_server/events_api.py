@@ -138,7 +138,8 @@ def operation_id() -> str | None:
     return found if operation is not None and operation.method == request.method else None
 
 
-def _inject_fault() -> Response | None:
+def inject_fault() -> Response | None:
+    """An armed fault for this call (status and/or latency), taken and counted down."""
     faults = current().faults
     if not faults.armed():
         return None
@@ -156,7 +157,6 @@ def _inject_fault() -> Response | None:
 def blueprint(state: MockState) -> Blueprint:
     """Route every operation of the spec to its handler, by operationId."""
     bp = Blueprint("events", __name__)
-    bp.before_request(_inject_fault)
     for op in state.spec.operations.values():
         bp.add_url_rule(op.flask_rule, op.operation_id, HANDLERS[op.operation_id],
                         methods=[op.method])
