@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from envoy_events_kit.mock_server import waitress_engine  # noqa: F401 - the fixtures' server, loaded with the handle
 from envoy_events_kit.mock_server.config import Settings
 from envoy_events_kit.mock_server.control_client import MockControl
 from envoy_events_kit.mock_server.model import Principal

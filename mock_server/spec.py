@@ -3,15 +3,11 @@
 Validation is done by `jsonschema` over the loaded document, so the mock follows the spec
 when the spec changes. Patterns are matched with ECMA-262 semantics (`$` is the very end of
 the string, as OpenAPI means it), not Python's (`$` also matches before a final newline).
-An instance that fits is passed by a compiled validator (jsonschema-rs) alone; one that may
-not is judged by jsonschema, whose first error is the message: same verdicts and messages
-(tests/test_spec_validators.py), a fraction of the cost on the common path.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -37,53 +33,6 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: Any):
 
 
 _Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
-
-
-#: Calls after which a validator is worth compiling.
-HOT_AFTER = 64
-
-
-class _Compiled:
-    """jsonschema's validator behind jsonschema-rs's yes/no. Only a "valid" from the compiled
-    validator is trusted; anything else (invalid, or an instance it cannot take, such as a
-    lone surrogate or an integer beyond 64 bits) goes to jsonschema."""
-
-    def __init__(self, reference: Any) -> None:
-        self.reference = reference
-        self.schema = reference.schema
-        self._is_valid: Any = None
-        self._uses = 0
-
-    def iter_errors(self, instance: Any) -> Iterator[ValidationError]:
-        if self._is_valid is None:
-            # Compiled once hot: start-up checks (fixtures, scenarios) and validators that
-            # rarely run never load jsonschema-rs (~10 MB resident, ~50 ms to import).
-            self._uses += 1
-            if self._uses < HOT_AFTER:
-                return self.reference.iter_errors(instance)
-            self._compile()
-        try:
-            if self._is_valid(instance):
-                return iter(())
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException:  # noqa: BLE001 - what it cannot take (even a Rust panic), jsonschema judges
-            pass
-        return self.reference.iter_errors(instance)
-
-    def is_valid(self, instance: Any) -> bool:
-        return next(self.iter_errors(instance), None) is None
-
-    def _compile(self) -> None:
-        try:
-            import jsonschema_rs
-
-            self._is_valid = jsonschema_rs.validator_for(self.schema,
-                                                         validate_formats=False).is_valid
-        except Exception:  # noqa: BLE001 - no compiled validator: jsonschema judges alone
-            self._is_valid = lambda instance: False
-
-
 #: Keywords whose meaning depends on where a schema sits: such schemas are not inlined.
 _SCOPING_KEYWORDS = {"$id", "$anchor", "$dynamicRef", "$dynamicAnchor", "$recursiveRef"}
 
@@ -150,7 +99,7 @@ class Spec:
         if inline:
             try:
                 # Same verdicts and messages, ~3x faster per request: no registry lookup per $ref.
-                return _Compiled(_Validator(self._inline(schema, ())))
+                return _Validator(self._inline(schema, ()))
             except _CannotInline:
                 pass
         return _Validator(self._rebase(schema), registry=self._registry)
