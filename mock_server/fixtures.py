@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from envoy_events_kit.mock_server.cache import load_yaml
 from envoy_events_kit.mock_server.model import Organisation, Principal, WebhookEndpoint
 from envoy_events_kit.mock_server.spec import Spec, first_error
 from envoy_events_kit.mock_server.tokens import parse_instant
@@ -110,7 +111,7 @@ def load(path: Path, spec: Spec) -> Fixtures:
     """Parse `path`; raise FixturesError naming the file and field on any problem."""
     path = Path(path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        data = load_yaml(path.read_text(encoding="utf-8").encode(), _Loader)
     except OSError as exc:
         raise FixturesError(f"{path}: cannot read the fixtures file ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from envoy_events_kit.mock_server.cache import load_yaml
 from jsonschema import Draft202012Validator, ValidationError, validators
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -81,8 +82,7 @@ class Spec:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        with self.path.open("rb") as handle:
-            self.document: dict[str, Any] = yaml.load(handle, Loader=_Loader)
+        self.document: dict[str, Any] = load_yaml(self.path.read_bytes(), _Loader)
         self._uri = f"urn:envoy-events-kit:{self.path.name}"
         resource = Resource.from_contents(self.document, default_specification=DRAFT202012)
         self._registry = Registry().with_resource(self._uri, resource)

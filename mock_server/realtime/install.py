@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import platformdirs
+from envoy_events_kit.mock_server.cache import cache_root
 
 CENTRIFUGO_VERSION = "6.9.1"
 MODULE = "github.com/centrifugal/centrifugo/v6"
@@ -28,9 +28,7 @@ class RealtimeUnavailable(RuntimeError):
 
 def cache_dir() -> Path:
     """Where `realtime install` puts the binary: the user's cache, per pinned version."""
-    override = os.environ.get("ENVOY_EVENTS_CACHE_DIR")
-    root = Path(override) if override else platformdirs.user_cache_path("envoy-events-kit")
-    return root / "centrifugo" / f"v{CENTRIFUGO_VERSION}"
+    return cache_root() / "centrifugo" / f"v{CENTRIFUGO_VERSION}"
 
 
 def cached_binary() -> Path:
