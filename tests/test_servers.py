@@ -93,3 +93,15 @@ def test_on_granian_a_held_call_holds_the_others_only_on_one_thread(threads, hel
         waited = time.monotonic() - started
         slow.join()
     assert (waited > 0.5) is held, waited
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_head_answers_headers_only_on_both_servers(engine):
+    with MockServer(server=engine) as server:
+        answer = requests.head(f"{server.url}/events/connection_token", headers=bearer(ADMIN),
+                               timeout=5)
+        again = requests.get(f"{server.url}/events/connection_token", headers=bearer(ADMIN),
+                             timeout=5)  # the connection is still in step after a HEAD
+    assert answer.status_code == 200 and answer.content == b""
+    assert answer.headers["Content-Type"] == "application/json"
+    assert again.status_code == 200 and again.json()["token"].count(".") == 2
