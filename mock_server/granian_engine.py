@@ -1,5 +1,5 @@
 """The mock on Granian (a Rust HTTP server with a WSGI interface): the CLI's default, about
-2.5x waitress's throughput on this app.
+three times waitress's throughput on this app.
 
 Granian's own `Granian(...).serve()` runs the app in worker *processes*; the mock's state
 (the store, the realtime stand-in, webhook deliveries) must stay in one process, with the
