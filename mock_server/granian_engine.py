@@ -97,6 +97,10 @@ class GranianEngine:
         self._signal = WorkerSignal()
         self._signal.add_cb(self._drained.set)  # called once the last request has finished
         self._loop = asyncio.new_event_loop()  # unused by WSGI calls, required by the API
+        # As granian/server/mt.py passes them: worker id, (listener spec, socket), IPC,
+        # Rust I/O threads, Rust blocking threads, Python threads, their idle timeout (s),
+        # backpressure (requests queued for Python), HTTP/1 only, HTTP/1 and /2 settings,
+        # static files, then TLS and metrics.
         worker = WSGIWorker(
             1, (None, holder), None, RUNTIME_THREADS, 512, self._threads, 30, BACKLOG,
             "1", HTTP1Settings(), None, None,
