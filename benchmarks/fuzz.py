@@ -60,11 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=1800, help="seconds for the whole fuzz")
     parser.add_argument("--workers", default="2")
     parser.add_argument("--phases", default="", help="e.g. fuzzing,stateful (default: all)")
+    parser.add_argument("--server", default="granian", choices=["granian", "waitress"],
+                        help="the mock's HTTP server (default: granian, as `envoy-events mock`)")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
     runs, failed = 0, False
-    with MockServer({"strict": True, "journal_size": 10_000_000}) as server:
+    with MockServer({"strict": True, "journal_size": 10_000_000}, server=args.server) as server:
         while not failed:
             remaining = args.budget - (time.monotonic() - started)
             sent = len(journal(server.url))
