@@ -26,7 +26,7 @@ from bench import SCENARIOS, Server, loadavg, wrk  # noqa: E402
 PATCHES = {
     "+ token memo": """
 from functools import lru_cache
-from envoy_events_kit.mock_server import tokens
+from envoy_events_kit.mock_server.api import tokens
 init = tokens.Minter.__init__
 def memoised(self, *args, **kwargs):
     init(self, *args, **kwargs)

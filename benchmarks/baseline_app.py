@@ -23,7 +23,7 @@ def constant(anything: str):
 
 
 def main() -> None:
-    from envoy_events_kit.mock_server.engines import engine
+    from envoy_events_kit.mock_server.serving.engines import engine
 
     port, threads = int(sys.argv[1]), int(sys.argv[2])
     name = sys.argv[3] if len(sys.argv) > 3 else "granian"

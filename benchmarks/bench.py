@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from envoy_events_kit.mock_server.engines import DEFAULT_THREADS
+from envoy_events_kit.mock_server.serving.engines import DEFAULT_THREADS
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -26,7 +26,7 @@ from pathlib import Path
 ROUND = r"""
 import json, time
 t0 = time.perf_counter()
-from envoy_events_kit.mock_server.handle import EventsMock
+from envoy_events_kit.mock_server.serving.handle import EventsMock
 t1 = time.perf_counter()
 mock = EventsMock.start({"clock": "2026-01-01T00:00:00Z"})
 t2 = time.perf_counter()

@@ -25,7 +25,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from envoy_events_kit.mock_server.control_client import MockControl  # noqa: E402
+from envoy_events_kit.mock_server.control.client import MockControl  # noqa: E402
 
 ENVOY_EVENTS = Path(sys.executable).parent / "envoy-events"
 ACME = "org_26ZZVNs2QURl4yY6owPARekUbMa"
@@ -58,7 +58,7 @@ def pct(values: list[float], q: float) -> float:
 
 RECEIVERS = r"""
 import json, sys, time
-from envoy_events_kit.mock_server.webhooks.receiver import WebhookReceiver
+from envoy_events_kit.mock_server.events.webhooks.receiver import WebhookReceiver
 receivers = [WebhookReceiver().start() for _ in range(3)]
 print(json.dumps([r.url for r in receivers]), flush=True)
 for r, secret in zip(receivers, json.loads(sys.stdin.readline())):

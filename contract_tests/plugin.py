@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from envoy_events_kit.mock_server.handle import EventsMock, EventsRealtime
-    from envoy_events_kit.mock_server.webhooks.receiver import WebhookReceiver
+    from envoy_events_kit.mock_server.events.webhooks.receiver import WebhookReceiver
+    from envoy_events_kit.mock_server.serving.handle import EventsMock, EventsRealtime
 
 #: The events_mock fixture's clock: real, so that its tokens pass a real-clock verifier
 #: (`jwt.decode`) on the day the tests run. Freeze it (`--events-clock INSTANT`, the ini's
@@ -110,8 +110,8 @@ def _unreachable(url: str) -> str | None:
 def events_mock_session(pytestconfig: pytest.Config) -> Iterator[EventsMock]:
     """One mock per session (per xdist worker); not reset between tests: use `events_mock`."""
     from envoy_events_kit.mock_server.config import ConfigError
-    from envoy_events_kit.mock_server.fixtures import FixturesError
-    from envoy_events_kit.mock_server.handle import EventsMock
+    from envoy_events_kit.mock_server.serving.handle import EventsMock
+    from envoy_events_kit.mock_server.state.fixtures import FixturesError
 
     try:
         mock = EventsMock.start(_mock_settings(pytestconfig))
@@ -134,8 +134,8 @@ def events_mock(events_mock_session: EventsMock) -> EventsMock:
 def events_realtime_session(pytestconfig: pytest.Config) -> Iterator[EventsRealtime]:
     """A mock with a real Centrifugo beside it, one per session (per xdist worker). Its clock
     is real: Centrifugo judges token expiry by the real time."""
-    from envoy_events_kit.mock_server.handle import EventsRealtime
-    from envoy_events_kit.mock_server.realtime import RealtimeUnavailable, find_binary
+    from envoy_events_kit.mock_server.events.realtime import RealtimeUnavailable, find_binary
+    from envoy_events_kit.mock_server.serving.handle import EventsRealtime
 
     try:
         find_binary()

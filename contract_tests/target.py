@@ -309,7 +309,7 @@ def _start_in_process(options: Options) -> tuple[Any, str, Options]:
     """The mock, with its realtime stand-in when no --realtime-url names another server and
     the Centrifugo binary can be had: the default run then checks the realtime rules too."""
     from envoy_events_kit.mock_server import MockServer
-    from envoy_events_kit.mock_server.realtime import RealtimeUnavailable
+    from envoy_events_kit.mock_server.events.realtime import RealtimeUnavailable
 
     if not options.realtime_url:
         try:

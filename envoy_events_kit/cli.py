@@ -97,7 +97,7 @@ def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, c
     /__mock__/ resets it, provisions organisations, creates principals, moves the clock,
     injects faults and shows the request journal (`envoy-events spec --control`).
     """
-    from envoy_events_kit.mock_server.cli_support import run_mock
+    from envoy_events_kit.mock_server.serving.cli_support import run_mock
 
     sys.exit(run_mock(host=host, port=port, fixtures_path=fixtures_path, secret=secret,
                       clock=clock, token_ttl=token_ttl, threads=threads, strict=strict,
@@ -120,7 +120,7 @@ def realtime() -> None:
 def realtime_install(force: bool) -> None:
     """Build the pinned Centrifugo into the user's cache directory (needs Go; minutes the
     first time, seconds once Go's caches are warm). Prints the binary's path."""
-    from envoy_events_kit.mock_server.realtime.install import RealtimeUnavailable, install
+    from envoy_events_kit.mock_server.events.realtime.install import RealtimeUnavailable, install
 
     try:
         install(force=force, echo=click.echo)
@@ -131,7 +131,10 @@ def realtime_install(force: bool) -> None:
 @realtime.command("path", short_help="Print the Centrifugo binary --realtime would run.")
 def realtime_path() -> None:
     """Print the binary `envoy-events mock --realtime` would run (exit 1 if none)."""
-    from envoy_events_kit.mock_server.realtime.install import RealtimeUnavailable, find_binary
+    from envoy_events_kit.mock_server.events.realtime.install import (
+        RealtimeUnavailable,
+        find_binary,
+    )
 
     try:
         click.echo(str(find_binary()))

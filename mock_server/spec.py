@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from envoy_events_kit.mock_server.cache import load_yaml
 from jsonschema import Draft202012Validator, ValidationError, validators
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
+from .cache import load_yaml
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")

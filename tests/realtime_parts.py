@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from envoy_events_kit.mock_server.realtime import RealtimeUnavailable, find_binary
+from envoy_events_kit.mock_server.events.realtime import RealtimeUnavailable, find_binary
 
 JS_DIR = Path(__file__).parent / "realtime_js"
 

@@ -7,8 +7,8 @@ import string
 
 import pytest
 import yaml
-from envoy_events_kit.mock_server import channels
-from envoy_events_kit.mock_server.model import Principal
+from envoy_events_kit.mock_server.api import channels
+from envoy_events_kit.mock_server.state.model import Principal
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -17,8 +17,8 @@ import pytest
 from broken_servers import serve
 from broken_servers.base import ADMIN, CONNECTION, DEV_SECRET, RewriteTokens
 from envoy_events_kit.mock_server import MockServer
-from envoy_events_kit.mock_server.realtime.config import build_config, new_api_key
-from envoy_events_kit.mock_server.realtime.process import Centrifugo
+from envoy_events_kit.mock_server.events.realtime.config import build_config, new_api_key
+from envoy_events_kit.mock_server.events.realtime.process import Centrifugo
 from werkzeug.wrappers import Request
 
 from tests.realtime_parts import centrifugo_or_skip

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from envoy_events_kit.mock_server import create_app
-from envoy_events_kit.mock_server.events import EventCatalogue
+from envoy_events_kit.mock_server.events.bus import EventCatalogue
 from jsonschema import Draft202012Validator
 from ksuid import Ksuid
 

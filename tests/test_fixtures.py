@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 from envoy_events_kit.mock_server import create_app
-from envoy_events_kit.mock_server.fixtures import FixturesError, load
 from envoy_events_kit.mock_server.spec import Spec
+from envoy_events_kit.mock_server.state.fixtures import FixturesError, load
 
 from envoy_events_kit import default_fixtures_path, spec_path
 from tests.conftest import bearer

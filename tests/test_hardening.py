@@ -12,7 +12,7 @@ import socket
 
 import pytest
 from envoy_events_kit.mock_server import MockServer
-from envoy_events_kit.mock_server.engines import ENGINES
+from envoy_events_kit.mock_server.serving.engines import ENGINES
 
 from tests.conftest import ACME, ADMIN
 

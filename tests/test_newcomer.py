@@ -142,7 +142,7 @@ def test_other_origins_get_no_cors_allowance(running_mock, origin):
 
 def test_a_cors_preflight_neither_takes_an_armed_fault_nor_counts_as_a_call():
     """A browser's fetch() sends OPTIONS first: the armed 503 must reach the real request."""
-    from envoy_events_kit.mock_server.handle import EventsMock
+    from envoy_events_kit.mock_server.serving.handle import EventsMock
 
     with EventsMock.start() as mock:
         mock.inject_fault("getSubscriptionToken", 503, times=1)
@@ -167,8 +167,8 @@ def test_a_cors_preflight_neither_takes_an_armed_fault_nor_counts_as_a_call():
 
 def test_unknown_names_fail_loudly_with_did_you_mean(tmp_path):
     """A typo in an operation, a principal or a fixture scope must not pass silently."""
-    from envoy_events_kit.mock_server.fixtures import FixturesError, load
-    from envoy_events_kit.mock_server.handle import EventsMock
+    from envoy_events_kit.mock_server.serving.handle import EventsMock
+    from envoy_events_kit.mock_server.state.fixtures import FixturesError, load
 
     from envoy_events_kit.names import UnknownName
 

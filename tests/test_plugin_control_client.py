@@ -8,8 +8,8 @@ import time
 import jwt
 import pytest
 import requests
-from envoy_events_kit.mock_server.control_client import ControlError, MockControl
-from envoy_events_kit.mock_server.handle import EventsMock
+from envoy_events_kit.mock_server.control.client import ControlError, MockControl
+from envoy_events_kit.mock_server.serving.handle import EventsMock
 
 from tests.conftest import ACME, ADA, ADMIN, FROZEN_AT, GLOBEX, RITA, bearer
 

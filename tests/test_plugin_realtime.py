@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from envoy_events_kit.mock_server.realtime import RealtimeUnavailable, find_binary
+from envoy_events_kit.mock_server.events.realtime import RealtimeUnavailable, find_binary
 
 from tests.conftest import ACME
 

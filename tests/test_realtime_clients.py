@@ -11,7 +11,7 @@ import jwt
 import pytest
 import requests
 from envoy_events_kit.mock_server import MockServer
-from envoy_events_kit.mock_server.realtime.publisher import DEPROVISIONED_CODE
+from envoy_events_kit.mock_server.events.realtime.publisher import DEPROVISIONED_CODE
 
 from tests.conftest import ACME, ADA, ADMIN, GLOBEX, GRACE, OTHER_ORG, READER, RITA, bearer
 from tests.realtime_parts import centrifugo_or_skip

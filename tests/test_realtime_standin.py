@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from envoy_events_kit.mock_server.realtime import RealtimeUnavailable
-from envoy_events_kit.mock_server.realtime.config import build_config
-from envoy_events_kit.mock_server.realtime.install import (
+from envoy_events_kit.mock_server.events.realtime import RealtimeUnavailable
+from envoy_events_kit.mock_server.events.realtime.config import build_config
+from envoy_events_kit.mock_server.events.realtime.install import (
     CENTRIFUGO_VERSION,
     cached_binary,
     install,

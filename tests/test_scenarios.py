@@ -11,7 +11,7 @@ import pytest
 import requests
 import yaml
 from envoy_events_kit.mock_server import MockServer, create_app
-from envoy_events_kit.mock_server.scenarios import ScenarioError, bundled_path, load
+from envoy_events_kit.mock_server.events.scenarios import ScenarioError, bundled_path, load
 
 from tests.cli_mock import ENVOY_EVENTS
 from tests.conftest import ACME, GLOBEX

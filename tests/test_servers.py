@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 from envoy_events_kit.mock_server import MockServer
-from envoy_events_kit.mock_server.engines import ENGINES
+from envoy_events_kit.mock_server.serving.engines import ENGINES
 
 from tests.conftest import ADMIN, bearer
 
@@ -64,7 +64,7 @@ def test_an_unknown_server_is_refused_with_the_choices():
 
 
 def test_the_python_handle_can_run_on_granian_as_the_cli_does():
-    from envoy_events_kit.mock_server.handle import EventsMock
+    from envoy_events_kit.mock_server.serving.handle import EventsMock
 
     mock = EventsMock.start({"clock": "2026-01-01T00:00:00Z"}, server="granian")
     try:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from envoy_events_kit.mock_server import create_app, events_api
-from envoy_events_kit.mock_server.errors import ApiError
-from envoy_events_kit.mock_server.strict import ContractViolation
+from envoy_events_kit.mock_server import create_app
+from envoy_events_kit.mock_server.api import routes as events_api
+from envoy_events_kit.mock_server.api.errors import ApiError
+from envoy_events_kit.mock_server.api.strict import ContractViolation
 from flask import Response
 
 from tests.conftest import ADMIN, bearer

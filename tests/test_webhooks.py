@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import requests
-from envoy_events_kit.mock_server.handle import EventsMock
-from envoy_events_kit.mock_server.webhooks.delivery import SVIX_SCHEDULE, parse_schedule
-from envoy_events_kit.mock_server.webhooks.receiver import WebhookReceiver
+from envoy_events_kit.mock_server.events.webhooks.delivery import SVIX_SCHEDULE, parse_schedule
+from envoy_events_kit.mock_server.events.webhooks.receiver import WebhookReceiver
+from envoy_events_kit.mock_server.serving.handle import EventsMock
 
 from tests.conftest import ACME, ADMIN, bearer
 

@@ -24,11 +24,11 @@ from tests.conftest import ADMIN
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = {"envoy_events_kit/openapi/events.yaml", "envoy_events_kit/openapi/mock-control.yaml",
            "envoy_events_kit/fixtures/default.yaml", "envoy_events_kit/contract_tests/plugin.py",
-           "envoy_events_kit/mock_server/control_client.py",
+           "envoy_events_kit/mock_server/control/client.py",
            "envoy_events_kit/fixtures/scenarios/shipment-journey.yaml",
            "envoy_events_kit/realtime_client.py", "envoy_events_kit/names.py",
-           "envoy_events_kit/mock_server/realtime/process.py",
-           "envoy_events_kit/mock_server/webhooks/delivery.py"}
+           "envoy_events_kit/mock_server/events/realtime/process.py",
+           "envoy_events_kit/mock_server/events/webhooks/delivery.py"}
 
 
 def _env() -> dict[str, str]:

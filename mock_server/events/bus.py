@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from envoy_events_kit.mock_server.channels import parse
-from envoy_events_kit.mock_server.errors import ApiError, invalid_request
-from envoy_events_kit.mock_server.spec import Spec, first_error
-from envoy_events_kit.mock_server.store import Store
-from envoy_events_kit.mock_server.tokens import Clock, format_instant
 from ksuid import Ksuid
+
+from ..api.channels import parse
+from ..api.errors import ApiError, invalid_request
+from ..api.tokens import Clock, format_instant
+from ..spec import Spec, first_error
+from ..state.store import Store
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
-from envoy_events_kit.mock_server.config import ConfigError, Settings
-from envoy_events_kit.mock_server.fixtures import FixturesError
-from envoy_events_kit.mock_server.realtime.install import RealtimeUnavailable
-from envoy_events_kit.mock_server.realtime.process import RealtimeError
-from envoy_events_kit.mock_server.scenarios import ScenarioError
-from envoy_events_kit.mock_server.server import MockServer
-from envoy_events_kit.mock_server.tokens import format_instant, parse_instant
-from envoy_events_kit.mock_server.webhooks.delivery import parse_schedule
+
+from ..api.tokens import format_instant, parse_instant
+from ..config import ConfigError, Settings
+from ..events.realtime.install import RealtimeUnavailable
+from ..events.realtime.process import RealtimeError
+from ..events.scenarios import ScenarioError
+from ..events.webhooks.delivery import parse_schedule
+from ..state.fixtures import FixturesError
+from .server import MockServer
 
 
 def banner(server: MockServer) -> str:

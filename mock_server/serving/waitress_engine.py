@@ -12,11 +12,12 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from envoy_events_kit.mock_server.errors import _HTTP_CODES
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.server import create_server
 from waitress.task import ErrorTask
+
+from ..api.errors import _HTTP_CODES
 
 #: waitress's own ceiling. Bodies between the API limit (64 KiB) and this are read in full,
 #: so the app answers its JSON 413 on a connection still in step with the client; only

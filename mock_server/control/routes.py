@@ -7,15 +7,16 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from envoy_events_kit.mock_server.errors import ApiError, invalid_request
-from envoy_events_kit.mock_server.model import Organisation, Principal, WebhookEndpoint
-from envoy_events_kit.mock_server.responses import no_content
-from envoy_events_kit.mock_server.scenarios import BUNDLED
-from envoy_events_kit.mock_server.spec import first_error
-from envoy_events_kit.mock_server.state import MockState, current
-from envoy_events_kit.mock_server.tokens import format_instant, parse_instant
-from envoy_events_kit.mock_server.webhooks.endpoints import url_problem
 from flask import Blueprint, Response, jsonify, request
+
+from ..api.errors import ApiError, invalid_request
+from ..api.responses import no_content
+from ..api.tokens import format_instant, parse_instant
+from ..events.scenarios import BUNDLED
+from ..events.webhooks.endpoints import url_problem
+from ..spec import first_error
+from ..state.mock_state import MockState, current
+from ..state.model import Organisation, Principal, WebhookEndpoint
 
 
 def _operation():

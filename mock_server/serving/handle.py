@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from envoy_events_kit.mock_server import waitress_engine  # noqa: F401 - the fixtures' server, loaded with the handle
-from envoy_events_kit.mock_server.config import Settings
-from envoy_events_kit.mock_server.control_client import MockControl
-from envoy_events_kit.mock_server.model import Principal
-from envoy_events_kit.mock_server.server import Engine, MockServer
-from envoy_events_kit.mock_server.webhooks.receiver import WebhookReceiver
-
 from envoy_events_kit import names
+
+from ..config import Settings
+from ..control.client import MockControl
+from ..events.webhooks.receiver import WebhookReceiver
+from ..state.model import Principal
+from . import waitress_engine  # noqa: F401 - the fixtures' server, loaded with the handle
+from .server import Engine, MockServer
 
 
 class EventsMock(MockControl):

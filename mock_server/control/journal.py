@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from envoy_events_kit.mock_server.tokens import format_instant
+from ..api.tokens import format_instant
 
 
 class Entry(NamedTuple):

@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from envoy_events_kit.mock_server.cache import load_yaml
-from envoy_events_kit.mock_server.model import Organisation, Principal, WebhookEndpoint
-from envoy_events_kit.mock_server.spec import Spec, first_error
-from envoy_events_kit.mock_server.tokens import parse_instant
 from jsonschema import Draft202012Validator
 
 from envoy_events_kit.names import did_you_mean
+
+from ..api.tokens import parse_instant
+from ..cache import load_yaml
+from ..spec import Spec, first_error
+from .model import Organisation, Principal, WebhookEndpoint
 
 _SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from envoy_events_kit.mock_server.config import ConfigError
-from envoy_events_kit.mock_server.store import Store
+from ..config import ConfigError
+from .store import Store
 
 FORMAT = "envoy-events-mock-state/1"
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from envoy_events_kit.mock_server.realtime.config import build_config, masked, new_api_key
-from envoy_events_kit.mock_server.realtime.install import CENTRIFUGO_VERSION, find_binary
-from envoy_events_kit.mock_server.realtime.process import Centrifugo, RealtimeError
-from envoy_events_kit.mock_server.realtime.publisher import RealtimePublisher
-from envoy_events_kit.mock_server.tokens import Clock, format_instant
+from ...api.tokens import Clock, format_instant
+from .config import build_config, masked, new_api_key
+from .install import CENTRIFUGO_VERSION, find_binary
+from .process import Centrifugo, RealtimeError
+from .publisher import RealtimePublisher
 
 
 def check_clock(clock: Clock, token_ttl: int) -> None:

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from envoy_events_kit.mock_server.store import Store
-from envoy_events_kit.mock_server.webhooks.endpoints import derived_secret, url_problem
+from ...state.store import Store
+from .endpoints import derived_secret, url_problem
 
 #: Delays before each attempt, in seconds: short enough for tests by default.
 DEFAULT_SCHEDULE = (0.0, 1.0, 5.0)

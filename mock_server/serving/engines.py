@@ -29,10 +29,10 @@ def engine(name: Engine, app: Any, host: str, port: int, threads: int,
             max_body: int) -> Serving:
     """The named server for `app`, not yet bound (each is imported only when chosen)."""
     if name == "granian":
-        from envoy_events_kit.mock_server.granian_engine import GranianEngine
+        from .granian_engine import GranianEngine
         return GranianEngine(app, host, port, threads, max_body)
     if name == "waitress":
-        from envoy_events_kit.mock_server.waitress_engine import WaitressEngine
+        from .waitress_engine import WaitressEngine
         return WaitressEngine(app, host, port, threads, max_body)
     raise ValueError(f"unknown server {name!r}: choose one of {', '.join(ENGINES)}")
 

@@ -4,7 +4,7 @@
 `process` runs it next to the mock, `publisher` feeds it events through its server API.
 """
 
-from envoy_events_kit.mock_server.realtime.install import (
+from .install import (
     CENTRIFUGO_VERSION,
     RealtimeUnavailable,
     find_binary,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from envoy_events_kit.mock_server.errors import ApiError
+from ...api.errors import ApiError
 
 #: Close code sent to an organisation's connections when it is deprovisioned: in the
 #: 4500-4999 range, which Centrifugo clients treat as terminal (no reconnect).

@@ -15,10 +15,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from envoy_events_kit.mock_server.app import create_app
-from envoy_events_kit.mock_server.config import Settings
-from envoy_events_kit.mock_server.engines import DEFAULT_THREADS, Engine, engine
-from envoy_events_kit.mock_server.state import MockState
+from ..config import Settings
+from ..state.mock_state import MockState
+from .app import create_app
+from .engines import DEFAULT_THREADS, Engine, engine
 
 
 class MockServer:

@@ -7,13 +7,17 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from envoy_events_kit.mock_server import control_api, errors, events_api, persistence, strict
-from envoy_events_kit.mock_server import state as state_module
-from envoy_events_kit.mock_server.config import Settings
-from envoy_events_kit.mock_server.journal import Entry, redact
 from flask import Flask, Response, abort, request
 from flask.sessions import NullSession, SessionInterface
 from flask_cors import CORS
+
+from ..api import errors, strict
+from ..api import routes as events_api
+from ..config import Settings
+from ..control import routes as control_api
+from ..control.journal import Entry, redact
+from ..state import mock_state as state_module
+from ..state import persistence
 
 CONTROL_PREFIX = "/__mock__"
 #: Browser apps served from any localhost port may call the mock.

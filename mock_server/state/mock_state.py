@@ -8,19 +8,20 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from envoy_events_kit.mock_server import fixtures as fixtures_module
-from envoy_events_kit.mock_server.config import Settings
-from envoy_events_kit.mock_server.events import EventBus
-from envoy_events_kit.mock_server.journal import Faults, Journal
-from envoy_events_kit.mock_server.scenarios import ScenarioPlayer
-from envoy_events_kit.mock_server.scenarios import load as load_scenario
-from envoy_events_kit.mock_server.spec import Spec
-from envoy_events_kit.mock_server.store import Store
-from envoy_events_kit.mock_server.tokens import Clock, Minter
-from envoy_events_kit.mock_server.webhooks.delivery import WebhookDispatcher
 from flask import Flask, current_app
 
 from envoy_events_kit import control_spec_path, spec_path
+
+from ..api.tokens import Clock, Minter
+from ..config import Settings
+from ..control.journal import Faults, Journal
+from ..events.bus import EventBus
+from ..events.scenarios import ScenarioPlayer
+from ..events.scenarios import load as load_scenario
+from ..events.webhooks.delivery import WebhookDispatcher
+from ..spec import Spec
+from . import fixtures as fixtures_module
+from .store import Store
 
 _KEY = "envoy_events_mock"
 
@@ -64,7 +65,7 @@ class MockState:
         """Start Centrifugo and route events to it (RealtimeUnavailable, RealtimeError)."""
         if not self.settings.realtime or self.realtime is not None:
             return
-        from envoy_events_kit.mock_server.realtime.standin import RealtimeStandIn, check_clock
+        from ..events.realtime.standin import RealtimeStandIn, check_clock
 
         check_clock(self.clock, self.settings.token_ttl)
         standin = RealtimeStandIn(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from envoy_events_kit.mock_server.model import Principal
+from ..state.model import Principal
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 
-from envoy_events_kit.mock_server.spec import Operation, first_error
 from flask import Response
+
+from ..spec import Operation, first_error
 
 
 class ContractViolation(AssertionError):

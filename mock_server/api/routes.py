@@ -9,14 +9,15 @@ import json
 import time
 from typing import Any
 
-from envoy_events_kit.mock_server import channels
-from envoy_events_kit.mock_server.auth import authenticate
-from envoy_events_kit.mock_server.errors import ApiError, error_response, forbidden, invalid_request
-from envoy_events_kit.mock_server.model import Principal
-from envoy_events_kit.mock_server.responses import no_content
-from envoy_events_kit.mock_server.spec import Operation, first_error
-from envoy_events_kit.mock_server.state import MockState, current
 from flask import Blueprint, Response, current_app, jsonify, request
+
+from ..spec import Operation, first_error
+from ..state.mock_state import MockState, current
+from ..state.model import Principal
+from . import channels
+from .auth import authenticate
+from .errors import ApiError, error_response, forbidden, invalid_request
+from .responses import no_content
 
 
 def _require_provisioned(state: MockState, principal: Principal) -> None:

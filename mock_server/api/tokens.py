@@ -14,10 +14,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-from envoy_events_kit.mock_server.model import Principal
 from jwt.algorithms import HMACAlgorithm
 
 from envoy_events_kit.claims import CONNECTION, SUBSCRIPTION, claims
+
+from ..state.model import Principal
 
 ALGORITHM = "HS256"
 HEADER = {"typ": "JWT"}  # PyJWT adds "alg" first: {"alg": "HS256", "typ": "JWT"}

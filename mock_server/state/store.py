@@ -12,9 +12,9 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from envoy_events_kit.mock_server.fixtures import Fixtures
-from envoy_events_kit.mock_server.model import Organisation, Principal, WebhookEndpoint
-from envoy_events_kit.mock_server.webhooks.endpoints import derived_secret
+from ..events.webhooks.endpoints import derived_secret
+from .fixtures import Fixtures
+from .model import Organisation, Principal, WebhookEndpoint
 
 
 class Store:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from envoy_events_kit.mock_server.errors import ApiError
-from envoy_events_kit.mock_server.model import Principal
-from envoy_events_kit.mock_server.store import Store
-from envoy_events_kit.mock_server.tokens import Clock
 from flask import request
+
+from ..state.model import Principal
+from ..state.store import Store
+from .errors import ApiError
+from .tokens import Clock
 
 REALM = 'Bearer realm="envoy-events"'
 

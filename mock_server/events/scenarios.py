@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from envoy_events_kit.mock_server.errors import ApiError
-from envoy_events_kit.mock_server.events import EventBus
 from jsonschema import Draft202012Validator
 
 from envoy_events_kit import resource_path
+
+from ..api.errors import ApiError
+from .bus import EventBus
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 BUNDLED = ("shipment-journey",)
