@@ -4,18 +4,20 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# Every install takes the versions in constraints.txt (`make lock` refreshes it).
+LOCK   := constraints.txt
 MOCK_ARGS ?=
 PYTEST_ARGS ?=
 REALTIME ?=
 
-.PHONY: install mock stand-in realtime realtime-js test lint fmt clean bench-deps bench fuzz interop-tools
+.PHONY: lock test-latest install mock stand-in realtime realtime-js test lint fmt clean bench-deps bench fuzz interop-tools
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "envoy-events-kit needs python3 >= 3.11 (found $$($(PYTHON) --version))"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install the kit (editable) with test and dev tools
@@ -56,6 +58,24 @@ interop-tools: $(INTEROP_STAMP)  ## install the pinned Prism, Redocly CLI and Sp
 test: lint realtime realtime-js interop-tools  ## lint, then run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The newest versions pyproject.toml allows, in a venv of their own, written to constraints.txt.
+lock:  ## refresh constraints.txt with the newest allowed versions (then `make test`, commit)
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/python -m pip install --quiet -e '.[dev]'
+	{ sed -n '1,2p' $(LOCK); .venv-lock/bin/python -m pip freeze --exclude-editable | sort -f; } > $(LOCK).new
+	mv $(LOCK).new $(LOCK) && rm -rf .venv-lock
+
+# The suite on the newest versions pyproject.toml allows (constraints off): run before
+# `make lock`, or on a schedule, to learn early what an upgrade would break.
+LATEST := .venv-latest
+test-latest: realtime realtime-js interop-tools  ## the whole suite with the newest allowed versions (no constraints)
+	rm -rf $(LATEST) && $(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST)/bin/python -m pip install --quiet --upgrade -e '.[dev]'
+	$(LATEST)/bin/ruff check .
+	$(LATEST)/bin/python -m pytest $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
@@ -63,7 +83,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) $(LATEST) .venv-lock build dist *.egg-info
 
 # -- performance and robustness (benchmarks/) ------------------------------------------------
 BENCH_ARGS ?=
