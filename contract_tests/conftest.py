@@ -40,7 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_OPTIONS_KEY] = options
     target_module.CONFIGURED = options
     _SECRETS.update(t for t in (options.token, options.admin_token, options.expired_token,
-                                options.jwt_secret) if t)
+                                options.jwt_secret, options.control_token) if t)
     recorder = DriftRecorder()
     config.stash[_DRIFT_KEY] = recorder
     config.pluginmanager.register(recorder, "envoy-events-drift")
