@@ -29,7 +29,10 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Off loopback (e.g. 0.0.0.0) the network reaches the "
+                   "control API: a control token is then required (generated and printed "
+                   "unless --control-token gives one) and --secret is mandatory.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
               help="Port (0: any free one; the banner shows which).")
 @click.option("--fixtures", "fixtures_path", type=click.Path(path_type=Path), metavar="FILE",
@@ -74,6 +77,17 @@ def main() -> None:
               help="Also deliver webhooks to HOST (repeatable); by default only to loopback.")
 @click.option("--webhook-timeout", default=5.0, show_default=True,
               type=click.FloatRange(0.1, 60), help="Seconds a receiver has to answer.")
+@click.option("--control-token", metavar="TOKEN", envvar="ENVOY_EVENTS_CONTROL_TOKEN",
+              show_envvar=True,
+              help="Require 'Authorization: Bearer TOKEN' on every /__mock__/ call (401 "
+                   "otherwise). Never printed.")
+@click.option("--allow-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests whose Host is NAME (repeatable); by default only "
+                   "loopback names and addresses and the --host name (others: 421).")
+@click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
+              help="Also trust the browser page ORIGIN, e.g. http://app.test:3000 "
+                   "(repeatable): CORS, and control calls that change state; by default "
+                   "only pages on loopback hosts.")
 @click.option("--scenario", metavar="FILE|NAME",
               help="Play a scenario of timed events once the mock serves: a YAML file, or a "
                    "bundled name (shipment-journey).")
@@ -82,8 +96,9 @@ def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, c
          token_ttl: int, threads: int | None, strict: bool, state_file: Path | None,
          realtime: bool, centrifugo: Path | None, realtime_port: int,
          webhook_retry_schedule: str, allowed_webhook_hosts: tuple[str, ...],
-         webhook_timeout: float, scenario: str | None, scenario_loop: bool,
-         server_name: str) -> None:
+         webhook_timeout: float, control_token: str | None,
+         allowed_hosts: tuple[str, ...], cors_origins: tuple[str, ...], scenario: str | None,
+         scenario_loop: bool, server_name: str) -> None:
     """Serve the stateful mock (on Granian by default) until Ctrl-C or SIGTERM.
 
     It answers the four /events/ operations as the contract says (401, 400, 403, 409,
@@ -95,7 +110,8 @@ def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, c
 
     Browser apps on any localhost port may call it (CORS). Its control API under
     /__mock__/ resets it, provisions organisations, creates principals, moves the clock,
-    injects faults and shows the request journal (`envoy-events spec --control`).
+    injects faults and shows the request journal (`envoy-events spec --control`); it takes
+    JSON bodies only, and changes only from loopback pages (see docs/security.md).
     """
     from envoy_events_kit.mock_server.serving.cli_support import run_mock
 
@@ -105,8 +121,10 @@ def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, c
                       realtime_port=realtime_port,
                       webhook_retry_schedule=webhook_retry_schedule,
                       allowed_webhook_hosts=allowed_webhook_hosts,
-                      webhook_timeout=webhook_timeout, scenario=scenario,
-                      scenario_loop=scenario_loop, server_name=server_name))
+                      webhook_timeout=webhook_timeout, control_token=control_token,
+                      allowed_hosts=allowed_hosts, cors_origins=cors_origins,
+                      scenario=scenario, scenario_loop=scenario_loop,
+                      server_name=server_name))
 
 
 @main.group(short_help="Install or locate the realtime server (Centrifugo).")
