@@ -1,11 +1,21 @@
-"""The mock on Granian (a Rust HTTP server with a WSGI interface): the CLI's default, about
-three times waitress's throughput on this app.
+"""The mock on Granian (a Rust HTTP server): the CLI's default, about three times waitress's
+throughput on this app.
 
 Granian's own `Granian(...).serve()` runs the app in worker *processes*; the mock's state
 (the store, the realtime stand-in, webhook deliveries) must stay in one process, with the
-banner and the state file, so this engine drives Granian's WSGI worker the way its
-threaded server does, in this process: the Rust runtime serves, Python threads run the
-app. Granian's worker API is internal, hence the pinned minor version in pyproject.toml.
+banner and the state file, so this engine drives one of Granian's workers the way its
+threaded server does, in this process. Granian's worker API is internal, hence the pinned
+minor version in pyproject.toml.
+
+It is Granian's RSGI worker (its native asynchronous interface), not its WSGI one: there a
+request body is read by blocking the app's thread until the client sends it, with no time
+limit, and a read cannot be abandoned, so one client that sent its headers and stalled its
+body held the mock (one app thread) for as long as it kept the connection. Here the body is
+awaited on an event loop before the app runs: a stalled body holds nothing, and one that has
+not arrived within `BODY_DEADLINE_S` is answered 408 in the API's error shape (the app never
+sees the request, so it changes nothing). The app itself (WSGI: Flask) then runs on the
+loop's thread, or on a pool of `threads` threads when more than one is asked for, with the
+whole body in memory (bodies over the limit are not read: the app answers 413).
 
 Differences from waitress, by design of Granian's HTTP engine (hyper): a request that is
 not valid HTTP/1.1 (control characters in a header value, a header without a colon, a
@@ -17,14 +27,17 @@ body; every request that *is* HTTP gets the API's JSON errors as on waitress.
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from granian._futures import _new_cbscheduler
-from granian._granian import SocketHolder, WorkerSignal, WSGIWorker
+from granian._futures import _future_watcher_wrapper, _new_cbscheduler
+from granian._granian import RSGIWorker, SocketHolder, WorkerSignal
 from granian.http import HTTP1Settings
 
 BACKLOG = 1024
@@ -32,51 +45,172 @@ BACKLOG = 1024
 RUNTIME_THREADS = 1
 #: How long `stop()` waits for in-flight requests (a fault's latency) before giving up.
 DRAIN_SECONDS = 30.0
+#: Seconds a client has to send the whole body it announced, counted from its headers.
+BODY_DEADLINE_S = 2.0
 
-
-#: What PEP 3333 asks of every environ besides the request's own keys (Granian's own glue
-#: also copies the whole process environment into each request's environ).
+#: What PEP 3333 asks of every environ besides the request's own keys.
 _WSGI_KEYS = {"GATEWAY_INTERFACE": "CGI/1.1", "SCRIPT_NAME": "", "SERVER_SOFTWARE": "Granian",
               "wsgi.errors": sys.stderr, "wsgi.input_terminated": True,
               "wsgi.multiprocess": False, "wsgi.multithread": True, "wsgi.run_once": False,
-              "wsgi.version": (1, 0)}
+              "wsgi.version": (1, 0), "wsgi.url_scheme": "http"}
+_PROTOCOLS = {"1.1": "HTTP/1.1", "1": "HTTP/1.0", "1.0": "HTTP/1.0", "2": "HTTP/2"}
+_SPECIAL = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
 
 
-def _wsgi_callback(app: Any) -> Callable[[Any, dict[str, Any]], int]:
-    """Granian's WSGI glue, leaner: the mock's bodies are small JSON, so the whole answer
-    goes back to Rust in one call instead of Rust iterating a Python iterator."""
+def _wsgi_text(text: str) -> str:
+    """Granian decodes paths as UTF-8; WSGI wants the bytes as Latin-1 (PEP 3333)."""
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("latin-1")
 
-    def call(proto: Any, scope: dict[str, Any]) -> int:
+
+def _address(address: str) -> tuple[str, str]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), port
+
+
+def environ_of(scope: Any) -> dict[str, Any]:
+    """The WSGI environ of an RSGI request scope (the body is added by the caller)."""
+    environ = _WSGI_KEYS.copy()
+    environ["REQUEST_METHOD"] = scope.method
+    environ["PATH_INFO"] = _wsgi_text(scope.path)
+    environ["QUERY_STRING"] = _wsgi_text(scope.query_string)
+    environ["SERVER_PROTOCOL"] = _PROTOCOLS.get(scope.http_version, "HTTP/1.1")
+    environ["wsgi.url_scheme"] = scope.scheme
+    environ["SERVER_NAME"], environ["SERVER_PORT"] = _address(scope.server)
+    environ["REMOTE_ADDR"] = _address(scope.client)[0]
+    for name, value in scope.headers.items():
+        key = _SPECIAL.get(name) or "HTTP_" + name.upper().replace("-", "_")
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    if "HTTP_HOST" not in environ and scope.authority:
+        environ["HTTP_HOST"] = scope.authority
+    return environ
+
+
+def error(proto: Any, status: int, code: str, message: str) -> None:
+    """Answer in the API's one error shape on a connection that then closes (the rest of
+    the body may still come: the connection is out of step with the client)."""
+    body = json.dumps({"error": {"code": code, "message": message}},
+                      separators=(",", ":")).encode() + b"\n"
+    proto.response_bytes(status, [("content-type", "application/json"),
+                                  ("connection", "close")], body)
+
+
+class Bodies:
+    """The request bodies being awaited, each with its deadline; at stop, all answered."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int) -> None:
+        self.loop, self.limit = loop, limit
+        self.pending: set[asyncio.Task[bytes]] = set()
+        self.stopping = False
+
+    async def read(self, proto: Any, chunked: bool) -> bytes | None:
+        """The body, or None once answered instead: 408 when it is late, 503 at stop (its
+        connection then closes). Raises when the client went away mid-body."""
+        task = self.loop.create_task(_collect(proto, chunked, self.limit))
+        timer = self.loop.call_later(BODY_DEADLINE_S, task.cancel)
+        self.pending.add(task)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if self.stopping:
+                error(proto, 503, "unavailable", "The mock is stopping.")
+            else:
+                error(proto, 408, "request_timeout",
+                      f"The request body did not arrive within {BODY_DEADLINE_S:g} s.")
+            return None
+        finally:
+            timer.cancel()
+            self.pending.discard(task)
+
+    def stop(self) -> None:
+        """Answer every body still awaited (call in the loop's thread)."""
+        self.stopping = True
+        for task in list(self.pending):
+            task.cancel()
+
+
+async def _collect(proto: Any, chunked: bool, limit: int) -> bytes:
+    """The whole body; a chunked one only up to one byte over the limit (the app then
+    answers 413)."""
+    if not chunked:
+        return await proto()
+    parts, size = [], 0
+    async for chunk in proto:
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(parts)
+
+
+def _runner(app: Any) -> Callable[[dict[str, Any]], tuple[int, list[Any], bytes]]:
+    """Run the app for one environ; the whole answer at once (the mock's bodies are small)."""
+
+    def run(environ: dict[str, Any]) -> tuple[int, list[Any], bytes]:
         answer: list[Any] = []
 
         def start_response(status: str, headers: list[tuple[str, str]],
                            exc_info: Any = None) -> None:
             answer[:] = [int(status.split(" ", 1)[0]), headers]
 
-        body = app(_WSGI_KEYS | scope, start_response)
+        body = app(environ, start_response)
         try:
             data = b"".join(body)
         finally:
             if hasattr(body, "close"):
                 body.close()
-        proto.response_bytes(answer[0], answer[1], data)
-        return answer[0]
+        return answer[0], answer[1], data
+
+    return run
+
+
+def rsgi_callback(app: Any, bodies: Bodies, pool: ThreadPoolExecutor | None = None,
+                  ) -> Callable[[Any, Any], Awaitable[None]]:
+    """The RSGI app: body first (with its deadline), then the WSGI app, inline or on `pool`."""
+    run, loop, limit = _runner(app), bodies.loop, bodies.limit
+
+    async def call(scope: Any, proto: Any) -> None:
+        environ = environ_of(scope)
+        length = environ.get("CONTENT_LENGTH")
+        chunked = length is None and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        body = b""
+        if chunked or (length and length != "0" and length.isdigit() and int(length) <= limit):
+            try:
+                body = await bodies.read(proto, chunked)
+                if body is None:  # answered already
+                    return
+            except Exception:  # the client went away mid-body: nobody to answer
+                body = None
+            if body is None or (not chunked and len(body) != int(length or 0)):
+                error(proto, 400, "invalid_request", "The request body ended before its "
+                      "announced Content-Length.")
+                return
+            environ["CONTENT_LENGTH"] = str(len(body))
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+        environ["wsgi.input"] = io.BytesIO(body)
+        if pool is None:
+            status, headers, data = run(environ)
+        else:
+            status, headers, data = await loop.run_in_executor(pool, run, environ)
+        proto.response_bytes(status, headers, data)
 
     return call
 
 
 class GranianEngine:
-    """Granian serving one WSGI app in this process; `threads` Python threads run it."""
+    """Granian serving one WSGI app in this process, from an event loop of its own."""
 
     name = "granian"
 
     def __init__(self, app: Any, host: str, port: int, threads: int, max_body: int) -> None:
-        del max_body  # the app judges bodies itself (Content-Length or chunked), see app.py
         self._app, self._host, self._port, self._threads = app, host, port, threads
+        self._max_body = max_body
         self._sock: socket.socket | None = None
         self._signal: Any = None
         self._drained = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._bodies: Bodies | None = None
         self.port = 0
 
     def bind(self) -> None:
@@ -90,26 +224,39 @@ class GranianEngine:
         self.port = self._sock.getsockname()[1]
 
     def start(self) -> None:
-        """Serve from Granian's own threads; returns at once (the port already listens)."""
+        """Serve from Granian's threads and a loop thread; returns once serving."""
         assert self._sock is not None, "bind() first"
         holder = SocketHolder(self._sock.detach(), False, BACKLOG)  # Granian closes it
         self._sock = None
         self._signal = WorkerSignal()
         self._signal.add_cb(self._drained.set)  # called once the last request has finished
-        self._loop = asyncio.new_event_loop()  # unused by WSGI calls, required by the API
+        loop = self._loop = asyncio.new_event_loop()
+        if self._threads > 1:
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="envoy-events-app")
+        self._bodies = Bodies(loop, self._max_body)
+        callback = rsgi_callback(self._app, self._bodies, self._pool)
         # As granian/server/mt.py passes them: worker id, (listener spec, socket), IPC,
-        # Rust I/O threads, Rust blocking threads, Python threads, their idle timeout (s),
-        # backpressure (requests queued for Python), HTTP/1 only, HTTP/1 and /2 settings,
-        # static files, then TLS and metrics.
-        worker = WSGIWorker(
-            1, (None, holder), None, RUNTIME_THREADS, 512, self._threads, 30, BACKLOG,
-            "1", HTTP1Settings(), None, None,
+        # Rust I/O threads, Rust blocking threads, Python threads (unused: the loop runs the
+        # app), their idle timeout (s), backpressure (requests queued for Python), HTTP/1
+        # only, HTTP/1 and /2 settings, no websockets, no static files, then TLS and metrics.
+        worker = RSGIWorker(
+            1, (None, holder), None, RUNTIME_THREADS, 512, 1, 30, BACKLOG,
+            "1", HTTP1Settings(), None, False, None,
             False, None, None, None, "tls1.3", None, [], False,  # no TLS
             (None, None),  # no metrics
         )
-        callback = _wsgi_callback(self._app)
-        worker.serve_mtr(_new_cbscheduler(self._loop, callback, impl_asyncio=True),
-                         self._loop, self._signal)
+        serving = threading.Event()
+
+        def serve() -> None:
+            asyncio.set_event_loop(loop)
+            worker.serve_mtr(_new_cbscheduler(loop, _future_watcher_wrapper(callback),
+                                              impl_asyncio=True), loop, self._signal)
+            loop.call_soon(serving.set)
+            loop.run_forever()
+
+        self._thread = threading.Thread(target=serve, name="envoy-events-granian", daemon=True)
+        self._thread.start()
+        serving.wait()
 
     def stop(self) -> None:
         """Stop accepting, let in-flight requests finish, close every socket."""
@@ -119,8 +266,17 @@ class GranianEngine:
         if self._signal is None:
             return
         self._signal.set()
+        if self._loop is not None and self._bodies is not None:  # no wait for late bodies
+            self._loop.call_soon_threadsafe(self._bodies.stop)
         self._drained.wait(DRAIN_SECONDS)
         self._signal = None
-        if self._loop is not None:
-            self._loop.close()
-            self._loop = None
+        loop, thread = self._loop, self._thread
+        if loop is not None and thread is not None:
+            # Stopped, never closed: a connection still open (a body that never came) may
+            # yet wake the loop from Granian's threads, which must not find it closed.
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=5)
+        self._loop = self._thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
