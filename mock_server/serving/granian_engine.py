@@ -29,15 +29,18 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import socket
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+import time
+from asyncio.tasks import _enter_task, _leave_task
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
-from granian._futures import _future_watcher_wrapper, _new_cbscheduler
-from granian._granian import RSGIWorker, SocketHolder, WorkerSignal
+from granian._granian import CallbackScheduler, RSGIWorker, SocketHolder, WorkerSignal
 from granian.http import HTTP1Settings
 
 BACKLOG = 1024
@@ -94,40 +97,6 @@ def error(proto: Any, status: int, code: str, message: str) -> None:
                                   ("connection", "close")], body)
 
 
-class Bodies:
-    """The request bodies being awaited, each with its deadline; at stop, all answered."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int) -> None:
-        self.loop, self.limit = loop, limit
-        self.pending: set[asyncio.Task[bytes]] = set()
-        self.stopping = False
-
-    async def read(self, proto: Any, chunked: bool) -> bytes | None:
-        """The body, or None once answered instead: 408 when it is late, 503 at stop (its
-        connection then closes). Raises when the client went away mid-body."""
-        task = self.loop.create_task(_collect(proto, chunked, self.limit))
-        timer = self.loop.call_later(BODY_DEADLINE_S, task.cancel)
-        self.pending.add(task)
-        try:
-            return await task
-        except asyncio.CancelledError:
-            if self.stopping:
-                error(proto, 503, "unavailable", "The mock is stopping.")
-            else:
-                error(proto, 408, "request_timeout",
-                      f"The request body did not arrive within {BODY_DEADLINE_S:g} s.")
-            return None
-        finally:
-            timer.cancel()
-            self.pending.discard(task)
-
-    def stop(self) -> None:
-        """Answer every body still awaited (call in the loop's thread)."""
-        self.stopping = True
-        for task in list(self.pending):
-            task.cancel()
-
-
 async def _collect(proto: Any, chunked: bool, limit: int) -> bytes:
     """The whole body; a chunked one only up to one byte over the limit (the app then
     answers 413)."""
@@ -163,37 +132,112 @@ def _runner(app: Any) -> Callable[[dict[str, Any]], tuple[int, list[Any], bytes]
     return run
 
 
-def rsgi_callback(app: Any, bodies: Bodies, pool: ThreadPoolExecutor | None = None,
-                  ) -> Callable[[Any, Any], Awaitable[None]]:
-    """The RSGI app: body first (with its deadline), then the WSGI app, inline or on `pool`."""
-    run, loop, limit = _runner(app), bodies.loop, bodies.limit
+class Handler:
+    """Each request, on the loop's thread: a request without a body is answered at once
+    (no task, no await); one with a body becomes a task that awaits it, with its deadline,
+    then calls the app. At stop, every body still awaited is answered 503."""
 
-    async def call(scope: Any, proto: Any) -> None:
-        environ = environ_of(scope)
-        length = environ.get("CONTENT_LENGTH")
-        chunked = length is None and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-        body = b""
-        if chunked or (length and length != "0" and length.isdigit() and int(length) <= limit):
-            try:
-                body = await bodies.read(proto, chunked)
-                if body is None:  # answered already
-                    return
-            except Exception:  # the client went away mid-body: nobody to answer
-                body = None
-            if body is None or (not chunked and len(body) != int(length or 0)):
-                error(proto, 400, "invalid_request", "The request body ended before its "
-                      "announced Content-Length.")
+    def __init__(self, app: Any, loop: asyncio.AbstractEventLoop, limit: int,
+                 pool: ThreadPoolExecutor | None = None) -> None:
+        self._run, self._loop, self._limit, self._pool = _runner(app), loop, limit, pool
+        self._awaiting: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    def __call__(self, watcher: Any) -> None:
+        try:
+            environ = environ_of(watcher.scope)
+            chunked = self._announced_body(environ)
+            if chunked is not None or self._pool is not None:
+                watcher.taskref(self._loop.create_task(self._later(watcher, environ, chunked)))
                 return
-            environ["CONTENT_LENGTH"] = str(len(body))
-            environ.pop("HTTP_TRANSFER_ENCODING", None)
-        environ["wsgi.input"] = io.BytesIO(body)
-        if pool is None:
-            status, headers, data = run(environ)
-        else:
-            status, headers, data = await loop.run_in_executor(pool, run, environ)
-        proto.response_bytes(status, headers, data)
+            environ["wsgi.input"] = io.BytesIO()
+            watcher.proto.response_bytes(*self._run(environ))
+        except BaseException as exc:  # Granian answers 500 and logs it
+            watcher.err(exc)
+            return
+        watcher.done()
 
-    return call
+    def stop(self) -> None:
+        """Answer every body still awaited (in the loop's thread)."""
+        self._stopping = True
+        for task in list(self._awaiting):
+            task.cancel()
+
+    def _announced_body(self, environ: dict[str, Any]) -> bool | None:
+        """None: nothing to read first (no body, or one over the limit: the app answers
+        413 without reading it); else whether the body is chunked."""
+        length = environ.get("CONTENT_LENGTH")
+        if length is None:
+            return True if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower() \
+                else None
+        return False if length.isdigit() and 0 < int(length) <= self._limit else None
+
+    async def _later(self, watcher: Any, environ: dict[str, Any], chunked: bool | None) -> None:
+        try:
+            body = b"" if chunked is None else await self._body(watcher.proto, environ, chunked)
+            if body is not None:
+                environ["wsgi.input"] = io.BytesIO(body)
+                if self._pool is None:
+                    answer = self._run(environ)
+                else:
+                    answer = await self._loop.run_in_executor(self._pool, self._run, environ)
+                watcher.proto.response_bytes(*answer)
+        except BaseException as exc:
+            watcher.err(exc)
+            return
+        watcher.done()
+
+    async def _body(self, proto: Any, environ: dict[str, Any], chunked: bool) -> bytes | None:
+        """The body, its length set in the environ; None once answered instead (408 late,
+        503 at stop, 400 cut short)."""
+        task = asyncio.current_task()
+        assert task is not None
+        timer = self._loop.call_later(BODY_DEADLINE_S, task.cancel)
+        self._awaiting.add(task)
+        try:
+            body = await _collect(proto, chunked, self._limit)
+        except asyncio.CancelledError:
+            if self._stopping:
+                error(proto, 503, "unavailable", "The mock is stopping.")
+            else:
+                error(proto, 408, "request_timeout",
+                      f"The request body did not arrive within {BODY_DEADLINE_S:g} s.")
+            return None
+        except Exception:  # the client went away mid-body
+            body = None
+        finally:
+            timer.cancel()
+            self._awaiting.discard(task)
+        if body is None or (not chunked and len(body) != int(environ["CONTENT_LENGTH"])):
+            error(proto, 400, "invalid_request", "The request body ended before its announced "
+                  "Content-Length.")
+            return None
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        return body
+
+
+class _Scheduler(CallbackScheduler):
+    """Granian calls `_schedule_fn(watcher)` from its I/O thread for each request: hand it
+    to the loop's thread (Granian's own scheduler would wrap each in an asyncio task)."""
+
+    __slots__ = ()
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, handler: Handler, *_: Any) -> None:
+        super().__init__()
+        call_soon = loop.call_soon_threadsafe
+
+        def schedule(watcher: Any) -> None:
+            # Must return None: Granian drops no reference to what this returns (a Handle
+            # would keep the watcher, its request and Granian's runtime alive for ever).
+            call_soon(handler, watcher)
+
+        self._schedule_fn = schedule
+
+
+def _scheduler(loop: asyncio.AbstractEventLoop, handler: Handler) -> _Scheduler:
+    # As granian._futures._new_cbscheduler builds its own (no task of its own kind).
+    return _Scheduler(loop, handler, None, partial(_enter_task, loop), partial(_leave_task, loop))
 
 
 class GranianEngine:
@@ -210,7 +254,8 @@ class GranianEngine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._bodies: Bodies | None = None
+        self._handler: Handler | None = None
+        self._native_before: set[int] | None = None
         self.port = 0
 
     def bind(self) -> None:
@@ -226,6 +271,7 @@ class GranianEngine:
     def start(self) -> None:
         """Serve from Granian's threads and a loop thread; returns once serving."""
         assert self._sock is not None, "bind() first"
+        self._native_before = _native_threads()
         holder = SocketHolder(self._sock.detach(), False, BACKLOG)  # Granian closes it
         self._sock = None
         self._signal = WorkerSignal()
@@ -233,8 +279,7 @@ class GranianEngine:
         loop = self._loop = asyncio.new_event_loop()
         if self._threads > 1:
             self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="envoy-events-app")
-        self._bodies = Bodies(loop, self._max_body)
-        callback = rsgi_callback(self._app, self._bodies, self._pool)
+        handler = self._handler = Handler(self._app, loop, self._max_body, self._pool)
         # As granian/server/mt.py passes them: worker id, (listener spec, socket), IPC,
         # Rust I/O threads, Rust blocking threads, Python threads (unused: the loop runs the
         # app), their idle timeout (s), backpressure (requests queued for Python), HTTP/1
@@ -245,16 +290,15 @@ class GranianEngine:
             False, None, None, None, "tls1.3", None, [], False,  # no TLS
             (None, None),  # no metrics
         )
+        worker.serve_mtr(_scheduler(loop, handler), loop, self._signal)
         serving = threading.Event()
 
-        def serve() -> None:
+        def run_loop() -> None:
             asyncio.set_event_loop(loop)
-            worker.serve_mtr(_new_cbscheduler(loop, _future_watcher_wrapper(callback),
-                                              impl_asyncio=True), loop, self._signal)
             loop.call_soon(serving.set)
             loop.run_forever()
 
-        self._thread = threading.Thread(target=serve, name="envoy-events-granian", daemon=True)
+        self._thread = threading.Thread(target=run_loop, name="envoy-events-loop", daemon=True)
         self._thread.start()
         serving.wait()
 
@@ -266,8 +310,8 @@ class GranianEngine:
         if self._signal is None:
             return
         self._signal.set()
-        if self._loop is not None and self._bodies is not None:  # no wait for late bodies
-            self._loop.call_soon_threadsafe(self._bodies.stop)
+        if self._loop is not None and self._handler is not None:  # no wait for late bodies
+            self._loop.call_soon_threadsafe(self._handler.stop)
         self._drained.wait(DRAIN_SECONDS)
         self._signal = None
         loop, thread = self._loop, self._thread
@@ -276,7 +320,32 @@ class GranianEngine:
             # yet wake the loop from Granian's threads, which must not find it closed.
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=5)
-        self._loop = self._thread = None
+            if not thread.is_alive():
+                loop.close()
+        self._loop = self._thread = self._handler = None
         if self._pool is not None:
             self._pool.shutdown(wait=False)
             self._pool = None
+        _await_native_exit(self._native_before)
+
+
+def _native_threads() -> set[int] | None:
+    """This process's OS threads (Linux), or None where they cannot be listed."""
+    try:
+        return {int(tid) for tid in os.listdir("/proc/self/task")}
+    except OSError:
+        return None
+
+
+def _await_native_exit(before: set[int] | None, timeout: float = 1.0) -> None:
+    """Wait (briefly) until the threads Granian started have ended: one still ending when
+    the interpreter shuts down aborts the process (a Rust panic that cannot unwind)."""
+    if before is None:
+        time.sleep(0.05)
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        python = {t.native_id for t in threading.enumerate()}
+        if not (_native_threads() or set()) - before - python:
+            return
+        time.sleep(0.001)
