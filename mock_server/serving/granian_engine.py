@@ -27,6 +27,7 @@ body; every request that *is* HTTP gets the API's JSON errors as on waitress.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -133,25 +134,33 @@ def _runner(app: Any) -> Callable[[dict[str, Any]], tuple[int, list[Any], bytes]
 
 
 class Handler:
-    """Each request, on the loop's thread: a request without a body is answered at once
-    (no task, no await); one with a body becomes a task that awaits it, with its deadline,
-    then calls the app. At stop, every body still awaited is answered 503."""
+    """Every request reaches `schedule` on Granian's Python thread. One without a body is
+    answered there and then, as Granian's WSGI worker would (no event loop involved). One
+    with a body is handed to the event loop, which awaits the body with its deadline and
+    then calls the app. With one app thread (`threads=1`) a lock keeps the app to one call
+    at a time, wherever it runs. At stop, every body still awaited is answered 503."""
 
     def __init__(self, app: Any, loop: asyncio.AbstractEventLoop, limit: int,
                  pool: ThreadPoolExecutor | None = None) -> None:
         self._run, self._loop, self._limit, self._pool = _runner(app), loop, limit, pool
+        self._one_at_a_time = threading.Lock() if pool is None else contextlib.nullcontext()
+        self._call_soon = loop.call_soon_threadsafe
         self._awaiting: set[asyncio.Task[None]] = set()
         self._stopping = False
 
-    def __call__(self, watcher: Any) -> None:
+    def schedule(self, watcher: Any) -> None:
+        """Granian's callback. It must return None: Granian drops no reference to what it
+        returns (a Handle would keep the watcher, its request and Granian's runtime alive)."""
         try:
             environ = environ_of(watcher.scope)
             chunked = self._announced_body(environ)
-            if chunked is not None or self._pool is not None:
-                watcher.taskref(self._loop.create_task(self._later(watcher, environ, chunked)))
+            if chunked is not None:
+                self._call_soon(self._await_body, watcher, environ, chunked)
                 return
             environ["wsgi.input"] = io.BytesIO()
-            watcher.proto.response_bytes(*self._run(environ))
+            with self._one_at_a_time:
+                answer = self._run(environ)
+            watcher.proto.response_bytes(*answer)
         except BaseException as exc:  # Granian answers 500 and logs it
             watcher.err(exc)
             return
@@ -172,13 +181,17 @@ class Handler:
                 else None
         return False if length.isdigit() and 0 < int(length) <= self._limit else None
 
-    async def _later(self, watcher: Any, environ: dict[str, Any], chunked: bool | None) -> None:
+    def _await_body(self, watcher: Any, environ: dict[str, Any], chunked: bool) -> None:
+        watcher.taskref(self._loop.create_task(self._with_body(watcher, environ, chunked)))
+
+    async def _with_body(self, watcher: Any, environ: dict[str, Any], chunked: bool) -> None:
         try:
-            body = b"" if chunked is None else await self._body(watcher.proto, environ, chunked)
+            body = await self._body(watcher.proto, environ, chunked)
             if body is not None:
                 environ["wsgi.input"] = io.BytesIO(body)
                 if self._pool is None:
-                    answer = self._run(environ)
+                    with self._one_at_a_time:
+                        answer = self._run(environ)
                 else:
                     answer = await self._loop.run_in_executor(self._pool, self._run, environ)
                 watcher.proto.response_bytes(*answer)
@@ -218,26 +231,19 @@ class Handler:
 
 
 class _Scheduler(CallbackScheduler):
-    """Granian calls `_schedule_fn(watcher)` from its I/O thread for each request: hand it
-    to the loop's thread (Granian's own scheduler would wrap each in an asyncio task)."""
+    """What Granian calls for each request, from its Python thread(s)."""
 
     __slots__ = ()
 
     def __init__(self, loop: asyncio.AbstractEventLoop, handler: Handler, *_: Any) -> None:
         super().__init__()
-        call_soon = loop.call_soon_threadsafe
-
-        def schedule(watcher: Any) -> None:
-            # Must return None: Granian drops no reference to what this returns (a Handle
-            # would keep the watcher, its request and Granian's runtime alive for ever).
-            call_soon(handler, watcher)
-
-        self._schedule_fn = schedule
+        self._schedule_fn = handler.schedule
 
 
 def _scheduler(loop: asyncio.AbstractEventLoop, handler: Handler) -> _Scheduler:
     # As granian._futures._new_cbscheduler builds its own (no task of its own kind).
-    return _Scheduler(loop, handler, None, partial(_enter_task, loop), partial(_leave_task, loop))
+    return _Scheduler(loop, handler, None, partial(_enter_task, loop),
+                      partial(_leave_task, loop))
 
 
 class GranianEngine:
@@ -281,11 +287,12 @@ class GranianEngine:
             self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="envoy-events-app")
         handler = self._handler = Handler(self._app, loop, self._max_body, self._pool)
         # As granian/server/mt.py passes them: worker id, (listener spec, socket), IPC,
-        # Rust I/O threads, Rust blocking threads, Python threads (unused: the loop runs the
-        # app), their idle timeout (s), backpressure (requests queued for Python), HTTP/1
-        # only, HTTP/1 and /2 settings, no websockets, no static files, then TLS and metrics.
+        # Rust I/O threads, Rust blocking threads, Python threads (they run the app for
+        # requests without a body), their idle timeout (s), backpressure (requests queued
+        # for Python), HTTP/1 only, HTTP/1 and /2 settings, no websockets, no static files,
+        # then TLS and metrics.
         worker = RSGIWorker(
-            1, (None, holder), None, RUNTIME_THREADS, 512, 1, 30, BACKLOG,
+            1, (None, holder), None, RUNTIME_THREADS, 512, self._threads, 30, BACKLOG,
             "1", HTTP1Settings(), None, False, None,
             False, None, None, None, "tls1.3", None, [], False,  # no TLS
             (None, None),  # no metrics
