@@ -4,18 +4,20 @@ throughput on this app.
 Granian's own `Granian(...).serve()` runs the app in worker *processes*; the mock's state
 (the store, the realtime stand-in, webhook deliveries) must stay in one process, with the
 banner and the state file, so this engine drives one of Granian's workers the way its
-threaded server does, in this process. Granian's worker API is internal, hence the pinned
-minor version in pyproject.toml.
+threaded server does, in this process: the Rust runtime serves, `threads` Python threads
+run the app. Granian's worker API is internal, hence the pinned minor version in
+pyproject.toml.
 
-It is Granian's RSGI worker (its native asynchronous interface), not its WSGI one: there a
-request body is read by blocking the app's thread until the client sends it, with no time
-limit, and a read cannot be abandoned, so one client that sent its headers and stalled its
-body held the mock (one app thread) for as long as it kept the connection. Here the body is
-awaited on an event loop before the app runs: a stalled body holds nothing, and one that has
-not arrived within `BODY_DEADLINE_S` is answered 408 in the API's error shape (the app never
-sees the request, so it changes nothing). The app itself (WSGI: Flask) then runs on the
-loop's thread, or on a pool of `threads` threads when more than one is asked for, with the
-whole body in memory (bodies over the limit are not read: the app answers 413).
+It drives Granian's RSGI worker, not its WSGI one, for the sake of request bodies: a WSGI
+app reads its body by blocking its thread until the client sends it, with no time limit and
+no way to give up, so one client that sent its headers and stalled its body held the mock
+(one app thread) for as long as it kept the connection. Through RSGI the body is a future:
+the app thread asks for it and goes on with other requests; when it has arrived, Granian
+hands it back to a Python thread, which then runs the app (WSGI: Flask) with the whole body
+in memory. A body that has not arrived within `BODY_DEADLINE_S` is answered 408 in the API's
+error shape and its connection closed; the app never sees that request, so it changes
+nothing. A request without a body runs the app at once, as the WSGI worker did. Bodies over
+the limit are not read at all (the app answers 413).
 
 Differences from waitress, by design of Granian's HTTP engine (hyper): a request that is
 not valid HTTP/1.1 (control characters in a header value, a header without a colon, a
@@ -26,19 +28,15 @@ body; every request that *is* HTTP gets the API's JSON errors as on waitress.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import io
+import itertools
 import json
 import os
 import socket
 import sys
 import threading
 import time
-from asyncio.tasks import _enter_task, _leave_task
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any
 
 from granian._granian import CallbackScheduler, RSGIWorker, SocketHolder, WorkerSignal
@@ -72,7 +70,7 @@ def _address(address: str) -> tuple[str, str]:
 
 
 def environ_of(scope: Any) -> dict[str, Any]:
-    """The WSGI environ of an RSGI request scope (the body is added by the caller)."""
+    """The WSGI environ of an RSGI request scope (the caller adds `wsgi.input`)."""
     environ = _WSGI_KEYS.copy()
     environ["REQUEST_METHOD"] = scope.method
     environ["PATH_INFO"] = _wsgi_text(scope.path)
@@ -98,20 +96,6 @@ def error(proto: Any, status: int, code: str, message: str) -> None:
                                   ("connection", "close")], body)
 
 
-async def _collect(proto: Any, chunked: bool, limit: int) -> bytes:
-    """The whole body; a chunked one only up to one byte over the limit (the app then
-    answers 413)."""
-    if not chunked:
-        return await proto()
-    parts, size = [], 0
-    async for chunk in proto:
-        parts.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            break
-    return b"".join(parts)
-
-
 def _runner(app: Any) -> Callable[[dict[str, Any]], tuple[int, list[Any], bytes]]:
     """Run the app for one environ; the whole answer at once (the mock's bodies are small)."""
 
@@ -133,44 +117,189 @@ def _runner(app: Any) -> Callable[[dict[str, Any]], tuple[int, list[Any], bytes]
     return run
 
 
-class Handler:
-    """Every request reaches `schedule` on Granian's Python thread. One without a body is
-    answered there and then, as Granian's WSGI worker would (no event loop involved). One
-    with a body is handed to the event loop, which awaits the body with its deadline and
-    then calls the app. With one app thread (`threads=1`) a lock keeps the app to one call
-    at a time, wherever it runs. At stop, every body still awaited is answered 503."""
+class _InlineLoop:
+    """What Granian asks of an event loop: a place to run the callbacks of the futures it
+    hands out (a request body). The mock has no loop to spare; the callbacks run at once,
+    on the thread that completes the future (one of Granian's Python threads) or cancels
+    it (the deadline watcher)."""
 
-    def __init__(self, app: Any, loop: asyncio.AbstractEventLoop, limit: int,
-                 pool: ThreadPoolExecutor | None = None) -> None:
-        self._run, self._loop, self._limit, self._pool = _runner(app), loop, limit, pool
-        self._one_at_a_time = threading.Lock() if pool is None else contextlib.nullcontext()
-        self._call_soon = loop.call_soon_threadsafe
-        self._awaiting: set[asyncio.Task[None]] = set()
-        self._stopping = False
+    @staticmethod
+    def call_soon_threadsafe(callback: Callable[..., object], *args: Any,
+                             context: Any = None) -> None:
+        callback(*args)
+
+    call_soon = call_soon_threadsafe
+
+
+class _Deadlines:
+    """Bodies being awaited, oldest first, and the thread that answers the late ones (408),
+    or all of them at stop (503). Whoever takes a body out first answers its request."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._waiting: dict[int, _Body] = {}  # insertion order = deadline order
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._watch, name="envoy-events-deadlines",
+                                        daemon=True)
+        self._thread.start()
+
+    def add(self, body: _Body) -> bool:
+        """Start the clock of a body; False once the mock is stopping."""
+        with self._lock:
+            if self._stopped:
+                return False
+            first = not self._waiting
+            self._waiting[body.key] = body
+        if first:
+            self._wake.set()
+        return True
+
+    def take(self, body: _Body) -> bool:
+        """True for the one caller that may now answer this request."""
+        with self._lock:
+            return self._waiting.pop(body.key, None) is not None
+
+    def waiting(self, body: _Body) -> bool:
+        return body.key in self._waiting
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            left = list(self._waiting.values())
+            self._waiting.clear()
+        self._wake.set()
+        for body in left:
+            body.abandon(503, "unavailable", "The mock is stopping.")
+
+    def _watch(self) -> None:
+        while True:
+            with self._lock:
+                if self._stopped:
+                    return
+                oldest = next(iter(self._waiting.values()), None)
+            if oldest is None:
+                self._wake.wait()
+                self._wake.clear()
+                continue
+            delay = oldest.deadline - time.monotonic()
+            if delay > 0:
+                self._wake.wait(delay)  # later bodies expire later; stop() wakes it
+                self._wake.clear()
+            elif self.take(oldest):
+                oldest.abandon(408, "request_timeout", "The request body did not arrive "
+                               f"within {self.seconds:g} s.")
+
+
+class _Body:
+    """One request whose body is on its way: the future that brings it (a chunked body
+    comes chunk by chunk, up to one byte over the limit), then the app."""
+
+    __slots__ = ("handler", "watcher", "proto", "environ", "chunked", "key", "deadline",
+                 "future", "parts", "size")
+
+    def __init__(self, handler: Handler, watcher: Any, environ: dict[str, Any],
+                 chunked: bool, key: int) -> None:
+        self.handler, self.watcher, self.environ, self.chunked = handler, watcher, environ, chunked
+        self.proto = watcher.proto
+        self.key, self.deadline = key, time.monotonic() + handler.deadlines.seconds
+        self.future: Any = None
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def start(self) -> None:
+        if not self.handler.deadlines.add(self):
+            self.abandon(503, "unavailable", "The mock is stopping.")
+            return
+        if self.chunked:
+            self.proto.__aiter__()
+            self._ask(self.proto.__anext__())
+        else:
+            self._ask(self.proto())
+
+    def _ask(self, future: Any) -> None:
+        self.future = future
+        future.add_done_callback(self)  # runs now if it is done already
+
+    def __call__(self, future: Any) -> None:
+        """The body (or a chunk of it) has arrived, or the wait was cancelled."""
+        self.future = None  # the future keeps this callback: no cycle once it is done
+        try:
+            if future.cancelled():
+                return
+            try:
+                data = future.result()
+            except Exception as exc:  # the client went away mid-body
+                # Granian keeps the exception: it must not keep this frame (and so this
+                # body and its future) alive in its traceback.
+                exc.__traceback__ = None
+                data = None
+            if data is not None and self.chunked:
+                if data and self.handler.deadlines.waiting(self):
+                    self.parts.append(data)
+                    self.size += len(data)
+                    if self.size <= self.handler.limit:  # the next chunk
+                        following = self.proto.__anext__()
+                        self._ask(following)
+                        if not self.handler.deadlines.waiting(self):  # abandoned meanwhile
+                            following.cancel()
+                        return
+                data = b"".join(self.parts)
+            if not self.handler.deadlines.take(self):
+                return  # answered already: late, or the mock is stopping
+            self.handler.with_body(self, data)
+        except BaseException as exc:
+            self.watcher.err(exc)
+
+    def abandon(self, status: int, code: str, message: str) -> None:
+        """Answer without the body, and stop waiting for it (its connection closes)."""
+        future, self.future = self.future, None
+        try:
+            error(self.proto, status, code, message)
+            if future is not None:
+                future.cancel()
+        finally:
+            self.watcher.done()
+
+
+class Handler:
+    """Each request, on one of Granian's Python threads: without a body, the app runs at
+    once; with one, the app runs when the body has arrived (see `_Body`)."""
+
+    def __init__(self, app: Any, limit: int, deadline: float = BODY_DEADLINE_S) -> None:
+        self._run, self.limit = _runner(app), limit
+        self.deadlines = _Deadlines(deadline)
+        self._keys = itertools.count()
 
     def schedule(self, watcher: Any) -> None:
         """Granian's callback. It must return None: Granian drops no reference to what it
-        returns (a Handle would keep the watcher, its request and Granian's runtime alive)."""
+        returns (a value would keep the watcher, its request and Granian's runtime alive)."""
         try:
             environ = environ_of(watcher.scope)
             chunked = self._announced_body(environ)
             if chunked is not None:
-                self._call_soon(self._await_body, watcher, environ, chunked)
+                _Body(self, watcher, environ, chunked, next(self._keys)).start()
                 return
             environ["wsgi.input"] = io.BytesIO()
-            with self._one_at_a_time:
-                answer = self._run(environ)
-            watcher.proto.response_bytes(*answer)
+            watcher.proto.response_bytes(*self._run(environ))
         except BaseException as exc:  # Granian answers 500 and logs it
             watcher.err(exc)
             return
         watcher.done()
 
-    def stop(self) -> None:
-        """Answer every body still awaited (in the loop's thread)."""
-        self._stopping = True
-        for task in list(self._awaiting):
-            task.cancel()
+    def with_body(self, body: _Body, data: bytes | None) -> None:
+        """Run the app with the body now in memory (400 if it was cut short)."""
+        environ = body.environ
+        if data is None or (not body.chunked and len(data) != int(environ["CONTENT_LENGTH"])):
+            error(body.proto, 400, "invalid_request", "The request body ended before its "
+                  "announced Content-Length.")
+        else:
+            environ["wsgi.input"] = io.BytesIO(data)
+            environ["CONTENT_LENGTH"] = str(len(data))
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+            body.proto.response_bytes(*self._run(environ))
+        body.watcher.done()
 
     def _announced_body(self, environ: dict[str, Any]) -> bool | None:
         """None: nothing to read first (no body, or one over the limit: the app answers
@@ -179,55 +308,7 @@ class Handler:
         if length is None:
             return True if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower() \
                 else None
-        return False if length.isdigit() and 0 < int(length) <= self._limit else None
-
-    def _await_body(self, watcher: Any, environ: dict[str, Any], chunked: bool) -> None:
-        watcher.taskref(self._loop.create_task(self._with_body(watcher, environ, chunked)))
-
-    async def _with_body(self, watcher: Any, environ: dict[str, Any], chunked: bool) -> None:
-        try:
-            body = await self._body(watcher.proto, environ, chunked)
-            if body is not None:
-                environ["wsgi.input"] = io.BytesIO(body)
-                if self._pool is None:
-                    with self._one_at_a_time:
-                        answer = self._run(environ)
-                else:
-                    answer = await self._loop.run_in_executor(self._pool, self._run, environ)
-                watcher.proto.response_bytes(*answer)
-        except BaseException as exc:
-            watcher.err(exc)
-            return
-        watcher.done()
-
-    async def _body(self, proto: Any, environ: dict[str, Any], chunked: bool) -> bytes | None:
-        """The body, its length set in the environ; None once answered instead (408 late,
-        503 at stop, 400 cut short)."""
-        task = asyncio.current_task()
-        assert task is not None
-        timer = self._loop.call_later(BODY_DEADLINE_S, task.cancel)
-        self._awaiting.add(task)
-        try:
-            body = await _collect(proto, chunked, self._limit)
-        except asyncio.CancelledError:
-            if self._stopping:
-                error(proto, 503, "unavailable", "The mock is stopping.")
-            else:
-                error(proto, 408, "request_timeout",
-                      f"The request body did not arrive within {BODY_DEADLINE_S:g} s.")
-            return None
-        except Exception:  # the client went away mid-body
-            body = None
-        finally:
-            timer.cancel()
-            self._awaiting.discard(task)
-        if body is None or (not chunked and len(body) != int(environ["CONTENT_LENGTH"])):
-            error(proto, 400, "invalid_request", "The request body ended before its announced "
-                  "Content-Length.")
-            return None
-        environ["CONTENT_LENGTH"] = str(len(body))
-        environ.pop("HTTP_TRANSFER_ENCODING", None)
-        return body
+        return False if length.isdigit() and 0 < int(length) <= self.limit else None
 
 
 class _Scheduler(CallbackScheduler):
@@ -235,19 +316,17 @@ class _Scheduler(CallbackScheduler):
 
     __slots__ = ()
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, handler: Handler, *_: Any) -> None:
+    def __init__(self, loop: Any, handler: Handler, *_: Any) -> None:
         super().__init__()
         self._schedule_fn = handler.schedule
 
 
-def _scheduler(loop: asyncio.AbstractEventLoop, handler: Handler) -> _Scheduler:
-    # As granian._futures._new_cbscheduler builds its own (no task of its own kind).
-    return _Scheduler(loop, handler, None, partial(_enter_task, loop),
-                      partial(_leave_task, loop))
+def _unused(*_: Any) -> None:
+    """Granian's own coroutine driver would call these; the mock's handler is no coroutine."""
 
 
 class GranianEngine:
-    """Granian serving one WSGI app in this process, from an event loop of its own."""
+    """Granian serving one WSGI app in this process; `threads` Python threads run it."""
 
     name = "granian"
 
@@ -257,9 +336,6 @@ class GranianEngine:
         self._sock: socket.socket | None = None
         self._signal: Any = None
         self._drained = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._pool: ThreadPoolExecutor | None = None
         self._handler: Handler | None = None
         self._native_before: set[int] | None = None
         self.port = 0
@@ -275,64 +351,41 @@ class GranianEngine:
         self.port = self._sock.getsockname()[1]
 
     def start(self) -> None:
-        """Serve from Granian's threads and a loop thread; returns once serving."""
+        """Serve from Granian's own threads; returns at once (the port already listens)."""
         assert self._sock is not None, "bind() first"
         self._native_before = _native_threads()
         holder = SocketHolder(self._sock.detach(), False, BACKLOG)  # Granian closes it
         self._sock = None
         self._signal = WorkerSignal()
         self._signal.add_cb(self._drained.set)  # called once the last request has finished
-        loop = self._loop = asyncio.new_event_loop()
-        if self._threads > 1:
-            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="envoy-events-app")
-        handler = self._handler = Handler(self._app, loop, self._max_body, self._pool)
+        handler = self._handler = Handler(self._app, self._max_body)
+        loop = _InlineLoop()
         # As granian/server/mt.py passes them: worker id, (listener spec, socket), IPC,
-        # Rust I/O threads, Rust blocking threads, Python threads (they run the app for
-        # requests without a body), their idle timeout (s), backpressure (requests queued
-        # for Python), HTTP/1 only, HTTP/1 and /2 settings, no websockets, no static files,
-        # then TLS and metrics.
+        # Rust I/O threads, Rust blocking threads, Python threads, their idle timeout (s),
+        # backpressure (requests queued for Python), HTTP/1 only, HTTP/1 and /2 settings,
+        # no websockets, no static files, then TLS and metrics.
         worker = RSGIWorker(
             1, (None, holder), None, RUNTIME_THREADS, 512, self._threads, 30, BACKLOG,
             "1", HTTP1Settings(), None, False, None,
             False, None, None, None, "tls1.3", None, [], False,  # no TLS
             (None, None),  # no metrics
         )
-        worker.serve_mtr(_scheduler(loop, handler), loop, self._signal)
-        serving = threading.Event()
-
-        def run_loop() -> None:
-            asyncio.set_event_loop(loop)
-            loop.call_soon(serving.set)
-            loop.run_forever()
-
-        self._thread = threading.Thread(target=run_loop, name="envoy-events-loop", daemon=True)
-        self._thread.start()
-        serving.wait()
+        worker.serve_mtr(_Scheduler(loop, handler, None, _unused, _unused), loop, self._signal)
 
     def stop(self) -> None:
-        """Stop accepting, let in-flight requests finish, close every socket."""
+        """Stop accepting, answer bodies still awaited (503), let in-flight requests finish,
+        close every socket."""
         if self._sock is not None:  # bound, never started
             self._sock.close()
             self._sock = None
         if self._signal is None:
             return
         self._signal.set()
-        if self._loop is not None and self._handler is not None:  # no wait for late bodies
-            self._loop.call_soon_threadsafe(self._handler.stop)
+        if self._handler is not None:
+            self._handler.deadlines.stop()
+            self._handler = None
         self._drained.wait(DRAIN_SECONDS)
         self._signal = None
-        loop, thread = self._loop, self._thread
-        if loop is not None and thread is not None:
-            # Stopped, never closed: a connection still open (a body that never came) may
-            # yet wake the loop from Granian's threads, which must not find it closed.
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=5)
-            if not thread.is_alive():
-                loop.close()
-        self._loop = self._thread = self._handler = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-            self._pool = None
         _await_native_exit(self._native_before)
 
 
