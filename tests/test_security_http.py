@@ -25,14 +25,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from click.testing import CliRunner
 from envoy_events_kit.mock_server import MockServer
 from envoy_events_kit.mock_server.config import ConfigError
 from envoy_events_kit.mock_server.control.client import ControlError, MockControl
 from envoy_events_kit.mock_server.serving.engines import ENGINES
 from envoy_events_kit.mock_server.serving.handle import EventsMock
 
-from envoy_events_kit.cli import main
 from tests.cli_mock import ENVOY_EVENTS, free_port
 from tests.conftest import ACME, ADA, ADMIN
 
@@ -47,6 +45,14 @@ NEW_PRINCIPAL = {"org_id": ACME, "user_id": ADA, "scopes": ["events:admin"], "na
 
 @pytest.fixture(scope="module", params=ENGINES)
 def mock(request):
+    """A mock as everyone starts it (default settings), on each server."""
+    with MockServer(server=request.param) as server:
+        yield server
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def widened(request):
+    """A mock started with `--allow-host mock.test --cors-origin http://app.test:3000`."""
     with MockServer({"allowed_hosts": ("mock.test",), "cors_origins": ("http://app.test:3000",)},
                     server=request.param) as server:
         yield server
@@ -113,15 +119,14 @@ def test_a_state_changing_call_from_a_foreign_origin_is_refused(url, method, pat
 
 
 @pytest.mark.parametrize("origin", ["null", "http://localhost.evil.example",
-                                    "http://127.0.0.1.nip.io:5173", "https://app.test:3000"])
+                                    "http://127.0.0.1.nip.io:5173", "http://app.test:3000"])
 def test_look_alike_origins_are_foreign(url, origin):
     response = requests.post(f"{url}/__mock__/reset", headers={"Origin": origin}, timeout=5)
     assert_json_error(response, 403, "forbidden")
 
 
-@pytest.mark.parametrize("origin", [LOCAL_PAGE, "http://127.0.0.1:3000", "http://[::1]:8000",
-                                    "http://app.test:3000"])
-def test_loopback_pages_and_cors_origins_may_drive_it(url, origin):
+@pytest.mark.parametrize("origin", [LOCAL_PAGE, "http://127.0.0.1:3000", "http://[::1]:8000"])
+def test_loopback_pages_may_drive_it(url, origin):
     response = requests.post(f"{url}/__mock__/principals", json=NEW_PRINCIPAL, timeout=5,
                              headers={"Origin": origin})
     assert response.status_code == 201, response.text
@@ -129,11 +134,29 @@ def test_loopback_pages_and_cors_origins_may_drive_it(url, origin):
 
 
 def test_a_foreign_page_gets_no_cors_allowance_on_the_control_api(url):
-    for origin, allowed in ((EVIL, False), (LOCAL_PAGE, True), ("http://app.test:3000", True)):
+    for origin, allowed in ((EVIL, False), ("http://app.test:3000", False), (LOCAL_PAGE, True)):
         preflight = requests.options(f"{url}/__mock__/principals", timeout=5, headers={
             "Origin": origin, "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "content-type"})
         assert ("Access-Control-Allow-Origin" in preflight.headers) is allowed, origin
+
+
+def test_cors_origin_and_allow_host_widen_the_checks(widened):
+    widened.reset()
+    app = "http://app.test:3000"
+    response = requests.post(f"{widened.url}/__mock__/principals", json=NEW_PRINCIPAL,
+                             timeout=5, headers={"Origin": app})
+    assert response.status_code == 201 and response.headers["Access-Control-Allow-Origin"] == app
+    preflight = requests.options(f"{widened.url}/events/connection_token", timeout=5, headers={
+        "Origin": app, "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization"})
+    assert preflight.headers["Access-Control-Allow-Origin"] == app
+    assert requests.post(f"{widened.url}/__mock__/reset", timeout=5, headers={
+        "Origin": "https://app.test:3000"}).status_code == 403
+    for host, status in (("mock.test:1234", 200), ("MOCK.TEST", 200), ("other.test", 421)):
+        response = requests.get(f"{widened.url}/events/connection_token", timeout=5,
+                                headers={"Host": host, "Authorization": f"Bearer {ADMIN}"})
+        assert response.status_code == status, host
 
 
 @pytest.mark.parametrize("path", ["/__mock__/snapshot", "/__mock__/state",
@@ -149,7 +172,7 @@ def test_a_rebinding_host_reads_nothing(url, path, host):
 
 
 @pytest.mark.parametrize("host", ["localhost", "LOCALHOST:9", "127.0.0.1", "127.0.0.2:80",
-                                  "[::1]:8080", "app.localhost", "mock.test:1234"])
+                                  "[::1]:8080", "app.localhost", "localhost."])
 def test_loopback_names_the_bound_host_and_allowed_hosts_pass(url, host):
     response = requests.get(f"{url}/events/connection_token", timeout=5,
                             headers={"Host": host, "Authorization": f"Bearer {ADMIN}"})
@@ -253,11 +276,12 @@ def test_the_contract_suite_runs_its_mock_only_tests_with_the_token(guarded):
 
 def test_off_loopback_the_development_secret_is_refused():
     for realtime in ((), ("--realtime",)):
-        result = CliRunner().invoke(main, ["mock", "--host", "0.0.0.0", "--port", "0",
-                                           *realtime])
-        assert result.exit_code == 2, result.output
-        lines = result.output.strip().splitlines()
-        assert len(lines) == 1 and "--secret" in lines[0] and "Traceback" not in result.output
+        # A process, not CliRunner: a mock that wrongly starts must not hang the test.
+        done = subprocess.run([str(ENVOY_EVENTS), "mock", "--host", "0.0.0.0", "--port", "0",
+                               *realtime], capture_output=True, text=True, timeout=30)
+        assert done.returncode == 2 and done.stdout == "", done.stdout + done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and "--secret" in lines[0] and "Traceback" not in done.stderr
     with pytest.raises(ConfigError, match="--secret"):
         MockServer(host="0.0.0.0")
 
