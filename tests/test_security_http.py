@@ -153,6 +153,11 @@ def test_cors_origin_and_allow_host_widen_the_checks(widened):
     assert preflight.headers["Access-Control-Allow-Origin"] == app
     assert requests.post(f"{widened.url}/__mock__/reset", timeout=5, headers={
         "Origin": "https://app.test:3000"}).status_code == 403
+    # A page the mock served itself (same origin as the Host it answers) may change it.
+    assert requests.post(f"{widened.url}/__mock__/reset", timeout=5, headers={
+        "Host": "mock.test:1234", "Origin": "http://mock.test:1234"}).status_code == 204
+    assert requests.post(f"{widened.url}/__mock__/reset", timeout=5, headers={
+        "Host": "mock.test:1234", "Origin": "http://mock.test:9999"}).status_code == 403
     for host, status in (("mock.test:1234", 200), ("MOCK.TEST", 200), ("other.test", 421)):
         response = requests.get(f"{widened.url}/events/connection_token", timeout=5,
                                 headers={"Host": host, "Authorization": f"Bearer {ADMIN}"})
@@ -389,9 +394,14 @@ def test_the_realtime_server_binds_where_the_mock_binds(monkeypatch):
         with pytest.raises(RuntimeError, match="recorded"):
             server.start()
         assert seen["host"] == host
+    server = MockServer({"realtime": True, "cors_origins": ("http://app.test:3000",)})
+    with pytest.raises(RuntimeError, match="recorded"):
+        server.start()
+    assert seen["host"] == "127.0.0.1" and seen["origins"] == ("http://app.test:3000",)
     config = standin.build_config(secret=OWN_SECRET, namespaces=["shipments"], port=1,
-                                  api_key="k", host="127.0.0.1")
+                                  api_key="k", host="127.0.0.1", origins=seen["origins"])
     assert config["http_server"]["address"] == "127.0.0.1"
+    assert "http://app.test:3000" in config["client"]["allowed_origins"]
 
 
 # -- finding 5: a stalled body holds nobody ----------------------------------------------------

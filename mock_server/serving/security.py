@@ -8,7 +8,8 @@ and on `--host 0.0.0.0` from the whole network (docs/security.md). So:
 - With a control token, every `/__mock__/` call carries `Authorization: Bearer TOKEN`
   (else 401; compared in constant time). CORS preflights carry no credentials: exempt.
 - A state-changing control call that carries an `Origin` must come from a trusted page
-  (loopback origins and `--cors-origin`; else 403), bodyless ones included.
+  (loopback origins, `--cors-origin` ones, or the mock's own origin; else 403), bodyless
+  ones included.
 - A control call with a body must say `Content-Type: application/json` (else 415), so a
   browser always preflights it; the preflight then gets no CORS allowance for a foreign page.
 
@@ -174,7 +175,8 @@ class Guard:
                                "the mock, or the one its banner printed).",
                                {"WWW-Authenticate": CONTROL_REALM})
         origin = environ.get("HTTP_ORIGIN")
-        if origin is not None and method in STATE_CHANGING and not self.origin_trusted(origin):
+        if (origin is not None and method in STATE_CHANGING and not self.origin_trusted(origin)
+                and not _same_origin(origin, environ.get("HTTP_HOST"))):
             environ[REFUSED] = True
             raise ApiError(403, "forbidden",
                            f"The control API takes changes only from loopback pages and "
@@ -184,6 +186,13 @@ class Guard:
             raise ApiError(415, "unsupported_media_type",
                            "Control API request bodies must be sent as "
                            "Content-Type: application/json.")
+
+
+def _same_origin(origin: str, host: str | None) -> bool:
+    """A page the mock itself served (its `Host` passed the Host check already, so a
+    rebinding page cannot pose as one)."""
+    scheme, _, authority = origin.strip().partition("://")
+    return bool(host) and scheme in ("http", "https") and authority.lower() == host.lower()
 
 
 def _has_body(environ: dict[str, Any]) -> bool:

@@ -71,7 +71,7 @@ class MockState:
         standin = RealtimeStandIn(
             secret=self.settings.secret, namespaces=list(self.fixtures.namespaces),
             binary=self.settings.centrifugo, host=host, port=self.settings.realtime_port,
-            on_exit=on_exit)
+            on_exit=on_exit, origins=self.settings.cors_origins)
         standin.start()
         self.realtime = standin
         self.events.add_sink(standin.publisher)

@@ -29,8 +29,9 @@ def masked(key: str) -> str:
 
 
 def build_config(*, secret: str, namespaces: Iterable[str], port: int, api_key: str,
-                 host: str = "127.0.0.1") -> dict[str, Any]:
-    """The JSON document Centrifugo v6 reads with `--config`."""
+                 host: str = "127.0.0.1", origins: Iterable[str] = ()) -> dict[str, Any]:
+    """The JSON document Centrifugo v6 reads with `--config`; it listens on the mock's own
+    host, and lets in pages from loopback hosts and the mock's `--cors-origin` ones."""
     return {
         "http_server": {"address": host, "port": port},
         "log": {"level": "warn"},
@@ -39,6 +40,7 @@ def build_config(*, secret: str, namespaces: Iterable[str], port: int, api_key: 
             "allowed_origins": [
                 "http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*",
                 "https://localhost:*",
+                *(origin.rstrip("/") for origin in origins),
             ],
         },
         "channel": {

@@ -35,13 +35,14 @@ class RealtimeStandIn:
 
     def __init__(self, *, secret: str, namespaces: list[str], binary: Path | None = None,
                  host: str = "127.0.0.1", port: int = 0,
-                 on_exit: Callable[[str], None] | None = None) -> None:
+                 on_exit: Callable[[str], None] | None = None,
+                 origins: tuple[str, ...] = ()) -> None:
         self.api_key = new_api_key()
         self.namespaces = sorted(namespaces)
         self.process = Centrifugo(
             find_binary(binary),
             lambda p: build_config(secret=secret, namespaces=self.namespaces, port=p,
-                                   api_key=self.api_key, host=host),
+                                   api_key=self.api_key, host=host, origins=origins),
             host=host, port=port, on_exit=on_exit)
         self.publisher: RealtimePublisher | None = None
 
