@@ -47,9 +47,10 @@ def main() -> None:
               help="Lifetime of issued JWTs, in seconds.")
 @click.option("--threads", type=click.IntRange(1, 256),
               help="Python threads running the app (default: 1 on granian, 8 on waitress). "
-                   "A request held by an injected latency, or a client slow to send its "
-                   "body, holds one; on granian more threads let other requests pass "
-                   "meanwhile but lengthen the tail under heavy load.")
+                   "A request held by an injected latency holds one; on granian more "
+                   "threads let other requests pass meanwhile but lengthen the tail under "
+                   "heavy load. A client slow to send its body holds none (both servers "
+                   "read bodies first; granian answers 408 after 2 s).")
 @click.option("--server", "server_name", type=click.Choice(["granian", "waitress"]),
               default="granian", show_default=True,
               help="HTTP server: granian (Rust, fastest) or waitress (pure Python; answers "
