@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from ..api.tokens import format_instant
+from envoy_events_kit.instants import format_instant
 
 
 class Entry(NamedTuple):

@@ -5,13 +5,16 @@ from __future__ import annotations
 import difflib
 import json
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from envoy_events_kit.instants import InstantError, format_instant, parse_instant
+
 from ..api.errors import ApiError, invalid_request
 from ..api.responses import no_content
-from ..api.tokens import format_instant, parse_instant
+from ..api.tokens import parse_clock_instant
 from ..events.scenarios import BUNDLED
 from ..events.webhooks.endpoints import url_problem
 from ..spec import first_error
@@ -42,11 +45,12 @@ def _checked_path(**params: str) -> None:
             raise invalid_request(f"Invalid path parameter {name!r}: {problem}")
 
 
-def _instant(text: str) -> Any:
+def _instant(text: str, field: str) -> datetime:
+    """An instant of the body, or a 400 naming the field (naive, out of range, not one)."""
     try:
         return parse_instant(text)
-    except ValueError as exc:
-        raise invalid_request(f"{text!r} is not an ISO-8601 instant.") from exc
+    except InstantError as exc:
+        raise invalid_request(f"Invalid {field}: {exc}.") from None
 
 
 def _endpoint_json(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -126,7 +130,7 @@ def delete_webhook_endpoint(org_id: str, endpoint_id: str) -> Response:
 
 def create_principal() -> Response:
     body = _checked_body()
-    expires_at = _instant(body["expires_at"]) if "expires_at" in body else None
+    expires_at = _instant(body["expires_at"], "expires_at") if "expires_at" in body else None
     principal = current().store.add_principal(
         body["org_id"], body["user_id"], body.get("scopes", []), expires_at, body.get("name")
     )
@@ -142,12 +146,16 @@ def get_clock() -> Response:
 def set_clock() -> Response:
     body = _checked_body()
     clock = current().clock
-    if "frozen_at" in body:
-        clock.set(format_instant(_instant(body["frozen_at"])))
-    elif "advance_seconds" in body:
-        clock.advance(body["advance_seconds"])
-    else:
-        clock.set("real")
+    try:
+        if "frozen_at" in body:
+            clock.set(body["frozen_at"])
+        elif "advance_seconds" in body:
+            clock.advance(body["advance_seconds"])
+        else:
+            clock.set("real")
+    except InstantError as exc:  # the clock did not move
+        field = "frozen_at" if "frozen_at" in body else "advance_seconds"
+        raise invalid_request(f"Invalid {field}: {exc}.") from None
     return jsonify(clock.describe())
 
 
@@ -191,11 +199,16 @@ def put_snapshot() -> Response:
     body = _checked_body()
     state = current()
     clock = body["clock"]
-    setting = "real" if clock["mode"] == "real" else format_instant(_instant(clock["now"]))
-    try:
+    setting = "real"
+    if clock["mode"] != "real":
+        try:
+            setting = format_instant(parse_clock_instant(clock["now"]))
+        except InstantError as exc:
+            raise invalid_request(f"Invalid snapshot: clock/now: {exc}.") from None
+    try:  # checked whole before anything changes: a 400 leaves the mock as it was
         state.store.restore(body["state"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise invalid_request(f"Invalid snapshot: {exc}") from exc
+        raise invalid_request(f"Invalid snapshot: {exc}") from None
     state.clock.set(setting)
     return no_content()
 

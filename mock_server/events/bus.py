@@ -19,9 +19,11 @@ from typing import Any, Protocol
 
 from ksuid import Ksuid
 
+from envoy_events_kit.instants import format_instant
+
 from ..api.channels import parse
 from ..api.errors import ApiError, invalid_request
-from ..api.tokens import Clock, format_instant
+from ..api.tokens import Clock
 from ..spec import Spec, first_error
 from ..state.store import Store
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import click
 
-from ..api.tokens import format_instant, parse_instant
+from envoy_events_kit.instants import InstantError, format_instant
+
+from ..api.tokens import parse_clock_instant
 from ..config import ConfigError, Settings
 from ..events.realtime.install import RealtimeUnavailable
 from ..events.realtime.process import RealtimeError
@@ -75,10 +77,10 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
         return 2
     if clock != "real":
         try:
-            parse_instant(clock)
-        except ValueError:
-            click.echo(f"error: --clock: {clock!r} is neither 'real' nor an ISO-8601 instant "
-                       "such as 2026-01-01T00:00:00Z", err=True)
+            parse_clock_instant(clock)
+        except InstantError as exc:
+            click.echo(f"error: --clock: neither 'real' nor an instant the clock can take: "
+                       f"{exc}", err=True)
             return 2
     try:
         settings = replace(Settings(), clock=clock, token_ttl=token_ttl, strict=strict,

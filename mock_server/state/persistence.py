@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
+from ..spec import first_error
 from .store import Store
 
 FORMAT = "envoy-events-mock-state/1"
+#: Where the control spec describes what a state file holds (a snapshot's `state`).
+SNAPSHOT_STATE = "#/components/schemas/Snapshot/properties/state"
 
 
 class StateFile:
@@ -78,19 +81,28 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def attach(store: Store, path: Path) -> StateFile:
-    """Restore `store` from `path` if it exists, then save every later change to it."""
+def attach(store: Store, path: Path, validator: Any | None = None) -> StateFile:
+    """Restore `store` from `path` if it exists, then save every later change to it.
+
+    The file is checked as `PUT /__mock__/snapshot` checks a snapshot (`validator`: the
+    control spec's schema of a snapshot's `state`, then the store's own checks), so a bad
+    file stops the mock at start-up with one line instead of failing requests later.
+    """
     state_file = StateFile(path)
     if not state_file.path.parent.is_dir():
         raise ConfigError(f"--state-file {state_file.path}: the directory "
                           f"{state_file.path.parent} does not exist")
     snapshot = state_file.load()
     if snapshot is not None:
+        problem = first_error(validator, snapshot) if validator is not None else None
+        if problem:
+            raise ConfigError(f"--state-file {state_file.path}: not a mock state file "
+                              f"({problem}); move it away or give another path")
         try:
             store.restore(snapshot)
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"--state-file {state_file.path}: not a mock state file "
-                              f"({exc!r}); move it away or give another path") from exc
+                              f"({exc}); move it away or give another path") from None
     store.on_change = state_file.save
     state_file.save(store)
     return state_file

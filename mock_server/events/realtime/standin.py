@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ...api.tokens import Clock, format_instant
+from envoy_events_kit.instants import format_instant
+
+from ...api.tokens import Clock
 from .config import build_config, masked, new_api_key
 from .install import CENTRIFUGO_VERSION, find_binary
 from .process import Centrifugo, RealtimeError
