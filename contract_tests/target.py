@@ -64,7 +64,7 @@ def _value(config: pytest.Config, option: str, env: str) -> str | None:
     dest = option.lstrip("-").replace("-", "_")
     try:
         value = config.getoption(dest)
-    except ValueError:  # the option is not defined (an older plugin.py)
+    except ValueError:  # the option is not defined (an older pytest_plugin.py)
         value = None
     return value or os.environ.get(env) or None
 
