@@ -9,7 +9,6 @@ dispatcher) in the order they were added.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import threading
 from collections import deque
@@ -18,6 +17,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ksuid import Ksuid
+
+from envoy_events_kit.names import hint
 
 from ..api.channels import parse
 from ..api.errors import ApiError, invalid_request
@@ -52,9 +53,7 @@ class EventCatalogue:
             return self.types[name]
         except KeyError:
             known = sorted(self.types)
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise invalid_request(f"Unknown event type {name!r}.{hint} "
+            raise invalid_request(f"Unknown event type {name!r}.{hint(name, known)} "
                                   f"The spec declares: {', '.join(known)}.") from None
 
 
@@ -178,9 +177,8 @@ class EventBus:
         parsed = parse(channel)
         known = self._store.fixtures.namespaces
         if parsed.namespace not in known:
-            close = difflib.get_close_matches(parsed.namespace, sorted(known), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise invalid_request(f"Unknown namespace {parsed.namespace!r}.{hint} "
+            raise invalid_request(f"Unknown namespace {parsed.namespace!r}."
+                                  f"{hint(parsed.namespace, known)} "
                                   f"The fixtures define: {', '.join(sorted(known))}.")
         if parsed.namespace != kind.namespace:
             raise invalid_request(f"{kind.name} events belong to the {kind.namespace!r} "
