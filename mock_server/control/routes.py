@@ -89,7 +89,7 @@ def get_mock_state() -> Response:
 def put_organisation(org_id: str) -> Response:
     _checked_path(org_id=org_id)
     body = _checked_body()
-    return jsonify(_org_json(current().set_provisioned(org_id, body["provisioned"])))
+    return jsonify(_org_json(current().store.set_provisioned(org_id, body["provisioned"])))
 
 
 def list_webhook_endpoints(org_id: str) -> Response:

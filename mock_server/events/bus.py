@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -142,11 +143,13 @@ class EventBus:
         if problem:
             raise invalid_request(f"Invalid {kind.name} event: {problem}")
 
-    def organisation_off(self, org_id: str) -> None:
-        """Tell every sink that `org_id` was deprovisioned."""
-        users = self._store.user_ids(org_id)
-        for sink in self._sinks:
-            sink.organisation_off(org_id, users)
+    def organisations_off(self, org_ids: Iterable[str]) -> None:
+        """Tell every sink that these organisations were turned off (the store calls this
+        for every change that turns one off: deprovision, snapshot, state file, reset)."""
+        for org_id in org_ids:
+            users = self._store.user_ids(org_id)
+            for sink in self._sinks:
+                sink.organisation_off(org_id, users)
 
     def history(self) -> list[dict[str, Any]]:
         with self._lock:
