@@ -199,12 +199,12 @@ def put_snapshot() -> Response:
     body = _checked_body()
     state = current()
     clock = body["clock"]
-    setting = "real"
-    if clock["mode"] != "real":
-        try:
-            setting = format_instant(parse_clock_instant(clock["now"]))
-        except InstantError as exc:
-            raise invalid_request(f"Invalid snapshot: clock/now: {exc}.") from None
+    try:  # `now` is an instant whatever the mode (in real mode it is not used)
+        now = parse_clock_instant(clock["now"]) if clock["mode"] == "frozen" else \
+            parse_instant(clock["now"])
+    except InstantError as exc:
+        raise invalid_request(f"Invalid snapshot: clock/now: {exc}.") from None
+    setting = format_instant(now) if clock["mode"] == "frozen" else "real"
     try:  # checked whole before anything changes: a 400 leaves the mock as it was
         state.store.restore(body["state"])
     except (KeyError, TypeError, ValueError) as exc:

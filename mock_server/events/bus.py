@@ -114,14 +114,13 @@ class EventBus:
     def publish(self, event_type: str, data: Any, *, channel: str | None = None,
                 organisation: str | None = None, namespace: str | None = None) -> Published:
         """Validate, then deliver. 400 for a bad event or channel, 409 when the organisation
-        is not provisioned; nothing is recorded or delivered unless every check passed."""
-        kind = self.catalogue.get(event_type)
-        channel, org_id = self._channel(kind, channel, organisation, namespace)
-        event = self._envelope(kind, org_id, data)
-        self._validate(kind, event)
+        is not provisioned; nothing is recorded or delivered unless every check passed, and a
+        refused event takes no id either (the next one gets the id it would have had)."""
+        kind, channel, org_id = self._checked(event_type, data, channel, organisation, namespace)
         if not self._store.is_provisioned(org_id):
             raise ApiError(409, "not_provisioned",
                            f"Organisation {org_id} is not provisioned for events.")
+        event = self._envelope(kind, org_id, data)
         outcomes = {sink.name: sink.publish(event, channel) for sink in self._sinks}
         published = Published(event, channel, outcomes)
         with self._lock:
@@ -132,11 +131,18 @@ class EventBus:
               organisation: str | None = None, namespace: str | None = None) -> None:
         """The checks of `publish` that do not depend on the state (400s), publishing
         nothing: scenario files are checked this way when they are loaded."""
+        self._checked(event_type, data, channel, organisation, namespace)
+
+    def _checked(self, event_type: str, data: Any, channel: str | None,
+                 organisation: str | None, namespace: str | None) -> tuple[EventType, str, str]:
+        """The type, channel and organisation of a valid event (400 otherwise), checked on a
+        stand-in id: the real one is only taken once the event is sure to go out."""
         kind = self.catalogue.get(event_type)
-        _, org_id = self._channel(kind, channel, organisation, namespace)
+        channel, org_id = self._channel(kind, channel, organisation, namespace)
         self._validate(kind, {"id": "evt_" + "0" * 27, "type": kind.name,
                               "created_at": format_instant(self._clock.now()),
                               "organisation": org_id, "data": data})
+        return kind, channel, org_id
 
     @staticmethod
     def _validate(kind: EventType, event: dict[str, Any]) -> None:
