@@ -42,6 +42,8 @@ class MockState:
     scenarios: ScenarioPlayer
     #: The running Centrifugo stand-in (`--realtime`), else None.
     realtime: Any = None
+    #: The `--state-file` in use (`persistence.StateFile`), else None.
+    state_file: Any = None
 
     def reset(self) -> None:
         """Back to the fixtures: state, clock, journal, faults and published events."""

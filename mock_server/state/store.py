@@ -118,6 +118,18 @@ class Store:
             turned_off = before - self._provisioned()
         self._turned_off(turned_off)
 
+    def adopt_fixture_organisations(self) -> list[str]:
+        """Add the fixtures' organisations the state lacks (added to the fixtures file after
+        the state was saved), as the fixtures have them; their ids."""
+        with self._lock:
+            fresh = self._with_secrets(self.fixtures.fresh_organisations())
+            added = sorted(set(fresh) - set(self._orgs))
+            for org_id in added:
+                self._orgs[org_id] = fresh[org_id]
+            if added:
+                self._changed()
+            return added
+
     # -- principals -------------------------------------------------------------------
     def principal(self, token: str) -> Principal | None:
         return self._principals.get(token)
