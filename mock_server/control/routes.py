@@ -160,7 +160,8 @@ def set_clock() -> Response:
 
 
 def get_journal() -> Response:
-    return jsonify(entries=current().journal.entries())
+    journal = current().journal
+    return jsonify(entries=journal.entries(), dropped=journal.dropped)
 
 
 def clear_journal() -> Response:
@@ -187,7 +188,8 @@ def publish_event() -> Response:
 
 
 def list_events() -> Response:
-    return jsonify(events=current().events.history())
+    log = current().events.log
+    return jsonify(events=log.entries(), dropped=log.dropped)
 
 
 def get_snapshot() -> Response:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +26,7 @@ from ..api.errors import ApiError, invalid_request
 from ..api.tokens import Clock
 from ..spec import Spec, first_error
 from ..state.store import Store
+from .log import EventLog
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class EventBus:
     """Check an event against the spec and the state, record it, fan it out to the sinks."""
 
     def __init__(self, spec: Spec, store: Store, clock: Clock, seed: str,
-                 log_size: int = 10_000) -> None:
+                 log: EventLog | None = None) -> None:
         self.catalogue = EventCatalogue(spec)
         self._channel_grammar = spec.component("Channel")
         self._store = store
@@ -99,7 +99,8 @@ class EventBus:
         self._sinks: list[Sink] = []
         self._lock = threading.Lock()
         self._serial = 0
-        self._log: deque[dict[str, Any]] = deque(maxlen=log_size)
+        #: What was published, within its caps (`GET /__mock__/events`).
+        self.log = log if log is not None else EventLog()
 
     def add_sink(self, sink: Sink) -> None:
         self._sinks.append(sink)
@@ -123,8 +124,7 @@ class EventBus:
         event = self._envelope(kind, org_id, data)
         outcomes = {sink.name: sink.publish(event, channel) for sink in self._sinks}
         published = Published(event, channel, outcomes)
-        with self._lock:
-            self._log.append(published.as_json())
+        self.log.append(published.as_json())
         return published
 
     def check(self, event_type: str, data: Any, *, channel: str | None = None,
@@ -158,13 +158,9 @@ class EventBus:
             for sink in self._sinks:
                 sink.organisation_off(org_id, users)
 
-    def history(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self._log)
-
     def reset(self) -> None:
+        self.log.clear()
         with self._lock:
-            self._log.clear()
             self._serial = 0
         for sink in self._sinks:
             sink.reset()

@@ -16,6 +16,7 @@ from ..api.tokens import Clock, Minter
 from ..config import Settings
 from ..control.journal import Faults, Journal
 from ..events.bus import EventBus
+from ..events.log import EventLog
 from ..events.scenarios import ScenarioPlayer
 from ..events.scenarios import load as load_scenario
 from ..events.webhooks.delivery import WebhookDispatcher
@@ -107,7 +108,8 @@ def build(settings: Settings) -> MockState:
     fixtures = fixtures_module.load(settings.fixtures_path, spec)
     clock = Clock(settings.clock)
     store = Store(fixtures, settings.seed)
-    events = EventBus(spec, store, clock, settings.seed)
+    events = EventBus(spec, store, clock, settings.seed,
+                      EventLog(settings.events_log_size, settings.events_log_bytes))
     webhooks = WebhookDispatcher(store, settings.seed, settings.webhook_retry_schedule,
                                  settings.allowed_webhook_hosts, settings.webhook_timeout_s)
     events.add_sink(webhooks)
