@@ -4,13 +4,16 @@ file whose aliases expand past its bounds is refused at load with one line."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
 from pathlib import Path
 
 import pytest
 from envoy_events_kit.mock_server import create_app
 from envoy_events_kit.mock_server.events.scenarios import ScenarioError
 
+from envoy_events_kit.instants import parse_instant
 from tests.conftest import ACME, ADMIN, FROZEN_AT, bearer
 
 ORDER_ID = "ord_2iHViqpO8v81j2e1nrpWkRuVfmo"
@@ -122,3 +125,22 @@ def test_the_journal_keeps_the_newest_counts_what_it_dropped_and_cuts_long_paths
     assert len(json.dumps(journal)) < 4096
     client.delete("/__mock__/journal")
     assert client.get("/__mock__/journal").get_json() == {"entries": [], "dropped": 0}
+
+
+def test_a_looping_scenario_of_zero_waits_starts_a_round_at_most_once_a_second(tmp_path):
+    """Issue 20: it used to publish as fast as a CPU allows (a core at 100 %)."""
+    text = f"name: spin\nsteps:\n  - {{after: 0, type: order.updated, organisation: {ACME}, " \
+           f"data: {{id: {ORDER_ID}, status: created}}}}\n"
+    client = _app(scenario=str(_scenario(tmp_path, text)), clock="real")
+    assert client.post("/__mock__/scenarios/spin", json={"loop": True}).status_code == 202
+    deadline = time.monotonic() + 30
+    events: list = []
+    while len(events) < 3 and time.monotonic() < deadline:  # wait for the third round
+        time.sleep(0.05)
+        events = client.get("/__mock__/events").get_json()["events"]
+    client.delete("/__mock__/scenarios")
+    assert len(events) >= 3, "the loop did not go round three times in 30 s"
+    stamps = [parse_instant(e["event"]["created_at"]) for e in events[:3]]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(stamps)]
+    assert min(gaps) >= 0.99, gaps
+    assert len(events) <= 4  # rounds seen while waiting for the third: no burst

@@ -1,8 +1,9 @@
 """Scenarios: YAML scripts of timed events, for people who want to watch a screen move.
 
-A scenario is checked whole at load (the file's shape, each step's event type and data
-against the spec), with errors naming the file, the step and the field; then a thread replays
-it through the one event path, `EventBus.publish`, once or on a loop.
+A scenario is checked whole at load (its size with YAML aliases expanded, the file's shape,
+each step's event type and data against the spec), with errors naming the file, the step and
+the field; then a thread replays it through the one event path, `EventBus.publish`, once or
+on a loop (a new round at most once per MIN_LOOP_PERIOD_S).
 """
 
 from __future__ import annotations
