@@ -97,9 +97,12 @@ def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, c
     /__mock__/ resets it, provisions organisations, creates principals, moves the clock,
     injects faults and shows the request journal (`envoy-events spec --control`).
     """
+    from envoy_events_kit.stop_request import StopRequest
+
+    stop = StopRequest().install()  # before the heavy imports: a stop during start-up is clean
     from envoy_events_kit.mock_server.serving.cli_support import run_mock
 
-    sys.exit(run_mock(host=host, port=port, fixtures_path=fixtures_path, secret=secret,
+    sys.exit(run_mock(stop=stop, host=host, port=port, fixtures_path=fixtures_path, secret=secret,
                       clock=clock, token_ttl=token_ttl, threads=threads, strict=strict,
                       state_file=state_file, realtime=realtime, centrifugo=centrifugo,
                       realtime_port=realtime_port,

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from envoy_events_kit.instants import InstantError, format_instant
+from envoy_events_kit.stop_request import StopRequest
 
 from ..api.tokens import parse_clock_instant
 from ..config import ConfigError, Settings
@@ -53,6 +54,15 @@ def banner(server: MockServer) -> str:
     return "\n".join(lines)
 
 
+def _say_dropped(count: int) -> None:
+    """One line for the webhook deliveries the stop left unsent: a restart does not resend
+    them (`--state-file` keeps organisations, principals and endpoints, not deliveries)."""
+    if count:
+        noun = "delivery" if count == 1 else "deliveries"
+        click.echo(f"{count} pending webhook {noun} dropped (not sent; a restart does not "
+                   "resend them, --state-file or not).")
+
+
 def _listen_problem(exc: OSError | ValueError) -> str:
     """A person's reading of why the port could not be bound."""
     if isinstance(exc, socket.gaierror) or not isinstance(exc, OSError):
@@ -72,8 +82,11 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
              centrifugo: Path | None = None, realtime_port: int = 0,
              webhook_retry_schedule: str = "0,1,5", allowed_webhook_hosts: tuple[str, ...] = (),
              webhook_timeout: float = 5.0, scenario: str | None = None,
-             scenario_loop: bool = False, server_name: str = "granian") -> int:
-    """Run in the foreground; one-line errors instead of tracebacks. Returns the exit status."""
+             scenario_loop: bool = False, server_name: str = "granian",
+             stop: StopRequest | None = None) -> int:
+    """Run in the foreground; one-line errors instead of tracebacks. Returns the exit status.
+    `stop`: SIGTERM/Ctrl-C caught since the command began (caught here otherwise)."""
+    stop = (stop or StopRequest()).install()
     try:
         schedule = parse_schedule(webhook_retry_schedule)
     except ValueError:
@@ -108,14 +121,15 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
         click.echo(f"error: cannot listen on {host}:{port}: {_listen_problem(exc)}", err=True)
         return 2
     try:
-        server.serve_forever(on_ready=lambda s: click.echo(banner(s), nl=True))
+        server.serve_forever(on_ready=lambda s: click.echo(banner(s), nl=True), stop=stop)
     except (RealtimeUnavailable, RealtimeError) as exc:
         click.echo(f"error: --realtime: {exc}", err=True)
         return 2
     except KeyboardInterrupt:  # a second Ctrl-C while requests in flight were finishing
-        server.state.close()
+        _say_dropped(server.dropped_deliveries + server.state.close())
         click.echo("envoy-events mock stopped; requests still in flight were cut short.")
         return 130
+    _say_dropped(server.dropped_deliveries)
     if server.failure:
         click.echo(f"error: {server.failure}; the mock stopped too.", err=True)
         return 1

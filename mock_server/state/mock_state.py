@@ -71,12 +71,14 @@ class MockState:
         self.realtime = standin
         self.events.add_sink(standin.publisher)
 
-    def close(self) -> None:
+    def close(self) -> int:
         """Stop what runs beside the app: webhook workers (recording what they could not
-        send) and the realtime stand-in."""
+        send) and the realtime stand-in. Returns how many deliveries were still pending."""
         self.scenarios.stop_all()
-        self.webhooks.stop()
+        dropped = self.webhooks.stop()
+        dropped += self.webhooks.pending_count()  # still in flight past the workers' grace
         self.stop_realtime()
+        return dropped
 
     def start_scenario(self) -> None:
         """Play the scenario the settings name, if any (it was checked at build)."""

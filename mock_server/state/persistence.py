@@ -10,11 +10,14 @@ The store calls `StateFile.save` with its lock held after every change, so write
 the order of the changes and a change is on disk before the request that made it is answered.
 Each write is atomic: a temporary file in the same directory, fsync, rename over the old
 file, fsync of the directory. A kill at any instant leaves either the previous or the new
-state, never a torn file.
+state, never a torn file. The temporary file holds webhook secrets and tokens like the state
+file itself (both are 0600): one a SIGKILL left behind is removed when the mock next starts
+with that state file.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -38,6 +41,17 @@ class StateFile:
         self._last: str | None = None
         #: Where the state file and the fixtures disagree, one sentence each (for the banner).
         self.notes: list[str] = []
+
+    @property
+    def _prefix(self) -> str:
+        return f".{self.path.name}.tmp-"
+
+    def sweep(self) -> list[Path]:
+        """Remove the temporary files a killed write left beside the state file."""
+        left = list(self.path.parent.glob(glob.escape(self._prefix) + "*"))
+        for path in left:
+            path.unlink(missing_ok=True)
+        return left
 
     def load(self) -> dict[str, Any] | None:
         """The saved snapshot, None when there is no file yet; ConfigError when unreadable."""
@@ -66,7 +80,7 @@ class StateFile:
         if text == self._last:
             return
         directory = self.path.parent
-        fd, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=directory)
+        fd, temporary = tempfile.mkstemp(prefix=self._prefix, dir=directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
@@ -100,6 +114,7 @@ def attach(store: Store, path: Path, validator: Any | None = None) -> StateFile:
     if not state_file.path.parent.is_dir():
         raise ConfigError(f"--state-file {state_file.path}: the directory "
                           f"{state_file.path.parent} does not exist")
+    state_file.sweep()
     snapshot = state_file.load()
     if snapshot is not None:
         problem = first_error(validator, snapshot) if validator is not None else None

@@ -63,4 +63,4 @@ class RealtimeStandIn:
         """What `/__mock__/state` shows (the API key only masked)."""
         return {"websocket_url": self.websocket_url, "api_url": self.process.api_url,
                 "api_key": masked(self.api_key), "centrifugo_version": CENTRIFUGO_VERSION,
-                "namespaces": self.namespaces, "running": self.process.alive()}
+                "namespaces": self.namespaces, "running": self.process.answering()}

@@ -185,8 +185,15 @@ class WebhookDispatcher:
     def failing(self, endpoint_id: str) -> bool:
         return endpoint_id in self._failing
 
-    def stop(self, wait_s: float = 5.0) -> None:
-        """Let in-flight attempts finish, record every attempt still scheduled as abandoned."""
+    def pending_count(self) -> int:
+        """Deliveries still pending: waiting for an attempt, or with one in flight."""
+        with self._lock:
+            return sum(1 for d in self._deliveries.values() if d.status == "pending")
+
+    def stop(self, wait_s: float = 5.0) -> int:
+        """Let in-flight attempts finish, record every attempt still scheduled as abandoned;
+        returns how many deliveries were abandoned."""
+        abandoned = 0
         with self._lock:
             self._stopping = True
             self._lock.notify_all()
@@ -196,6 +203,7 @@ class WebhookDispatcher:
             for _, _, delivery_id in self._queue:
                 delivery = self._deliveries[delivery_id]
                 if delivery.status == "pending":
+                    abandoned += 1
                     delivery.status = "abandoned"
                     delivery.attempts.append(Attempt(
                         delivery.scheduled + 1, _now(), None, 0.0,
@@ -203,6 +211,7 @@ class WebhookDispatcher:
             self._queue.clear()
             self._threads.clear()
             self._stopping = False
+        return abandoned
 
     # -- inside ---------------------------------------------------------------------------
     def _schedule(self, delivery: Delivery) -> None:
