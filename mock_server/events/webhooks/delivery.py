@@ -182,6 +182,12 @@ class WebhookDispatcher:
         with self._lock:
             self._faults.clear()
 
+    def armed_faults(self) -> list[dict[str, Any]]:
+        """The delivery faults still waiting, in the order they fire."""
+        with self._lock:
+            return [{"kind": f.kind, "remaining": f.times, "delay_ms": f.delay_ms,
+                     "event_type": f.event_type} for f in self._faults]
+
     def failing(self, endpoint_id: str) -> bool:
         return endpoint_id in self._failing
 
