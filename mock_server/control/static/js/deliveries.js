@@ -31,7 +31,7 @@ export function initDeliveries() {
   };
 
   const row = (d) => h('tr', { dataset: { delivery: d.id, status: d.status } },
-    h('td', {}, h('code', {}, d.id)),
+    h('td', {}, h('code', { class: 'id' }, d.id)),
     h('td', {}, d.event_type, h('br'), h('code', { class: 'small-text' }, d.event_id)),
     h('td', { class: 'url' }, h('code', {}, d.url)),
     h('td', {}, badge(d.status, KINDS[d.status] || 'neutral')),

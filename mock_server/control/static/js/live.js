@@ -39,7 +39,9 @@ export function initLive(app) {
       h('h3', {}, h('code', {}, channel), ' ', count), list);
     const entry = { section, list, count, n: 0, ids: new Set() };
     groups.set(channel, entry);
-    feed.append(section);
+    // Channels in name order: an organisation's channel, then its users' `#` channels.
+    const next = [...feed.children].find((other) => other.dataset.channel > channel);
+    feed.insertBefore(section, next || null);
     return entry;
   }
 

@@ -9,7 +9,7 @@ function endpointRow(org, endpoint, refresh) {
   const secret = h('code', { class: 'secret' }, shown.has(endpoint.id) ? endpoint.secret : 'whsec_••••••••');
   const toggle = h('button', {
     type: 'button', class: 'small secondary', 'aria-pressed': String(shown.has(endpoint.id)),
-    'aria-label': `${shown.has(endpoint.id) ? 'Hide' : 'Show'} the secret of ${endpoint.url}`,
+    'aria-label': `${shown.has(endpoint.id) ? 'Hide' : 'Show'} secret of ${endpoint.url}`,
     onclick: () => {
       if (shown.has(endpoint.id)) shown.delete(endpoint.id); else shown.add(endpoint.id);
       refresh(true);

@@ -196,6 +196,7 @@ export function initPublish(app) {
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
+    fill(result); // the answer shown is always this request's
     const request = body();
     updatePreview();
     const channelOk = checkChannel();
