@@ -9,8 +9,10 @@ import re
 from pathlib import Path
 
 import pytest
-from envoy_events_kit.mock_server import create_app
+import requests
+from envoy_events_kit.mock_server import MockServer, create_app
 from envoy_events_kit.mock_server.control import dashboard
+from envoy_events_kit.mock_server.serving.cli_support import banner
 from envoy_events_kit.mock_server.spec import first_error
 from envoy_events_kit.mock_server.state.mock_state import MockState
 
@@ -197,3 +199,12 @@ def test_limit_keeps_the_newest_oldest_first(app, client):
 def test_state_says_where_the_browser_client_is_only_with_realtime(app, client):
     state = _conforms(app, "getMockState", client.get("/__mock__/state"))
     assert state["realtime"] is None
+
+
+def test_the_banner_leads_to_the_dashboard():
+    with MockServer({"clock": FROZEN_AT}) as server:
+        text = banner(server)
+        dashboard_line = next(line for line in text.splitlines() if "Dashboard" in line)
+        assert f"{server.url}/__mock__/ui" in dashboard_line
+        assert text.index("Dashboard") < text.index("token / scopes")  # before the table
+        assert requests.get(f"{server.url}/__mock__/ui", timeout=5).status_code == 200

@@ -29,6 +29,11 @@ class RealtimeUnavailable(RuntimeError):
     """No usable Centrifugo binary (or no Go to build one); the message says what to do."""
 
 
+class NotInstalled(RealtimeUnavailable):
+    """No binary named and none installed: each front end says how to get one in its own
+    words (a CLI flag is not a pytest option)."""
+
+
 def cache_dir() -> Path:
     """Where `realtime install` puts the binary: the user's cache, per pinned version."""
     return cache_root() / "centrifugo" / f"v{CENTRIFUGO_VERSION}"
@@ -66,9 +71,16 @@ def find_binary(explicit: Path | None = None) -> Path:
     cached = cached_binary()
     if os.access(cached, os.X_OK):
         return cached
-    raise RealtimeUnavailable(
+    raise NotInstalled(
         f"Centrifugo v{CENTRIFUGO_VERSION} is not installed: run `{INSTALL_HINT}` "
         f"(builds it with Go into {cache_dir()}), or pass --centrifugo PATH")
+
+
+def not_installed_for_pytest() -> str:
+    """What the realtime fixtures' skip says when no binary is there."""
+    return (f"Centrifugo v{CENTRIFUGO_VERSION} is not installed: run `{INSTALL_HINT}` (or "
+            f"`make realtime` in a checkout of the kit; it builds it with Go into "
+            f"{cache_dir()}), or set {ENV_VAR}=/path/to/centrifugo (v{CENTRIFUGO_VERSION})")
 
 
 #: Seconds between two "still building" lines while Go works.
