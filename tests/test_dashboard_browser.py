@@ -257,6 +257,11 @@ def test_a_frontend_developer_drives_the_stand_in_by_clicking(dashboard, stand_i
     page.click("#clock-real")
     page.locator("#clock-badge", has_text="clock real").wait_for()
 
+    # Start again: the fixtures are back (Acme provisioned, the endpoint added here gone).
+    page.get_by_role("button", name="Reset the mock").click()
+    acme.locator(".provision-state").get_by_text("provisioned", exact=True).wait_for()
+    acme.locator(".endpoint", has_text=hook).wait_for(state="detached")
+
     # Same origin only (and the realtime server's WebSocket), JSON bodies, no secret in a URL.
     mock = urlsplit(stand_in.url).netloc
     for request in dashboard.requests:

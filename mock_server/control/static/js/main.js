@@ -3,6 +3,7 @@
 import { askForControlToken, control, controlToken, every } from './api.js';
 import { initClock } from './clock.js';
 import { initDeliveries } from './deliveries.js';
+import { toast } from './dom.js';
 import { initFaults } from './faults.js';
 import { initJournal } from './journal.js';
 import { initLive } from './live.js';
@@ -78,6 +79,11 @@ async function start() {
   }
   app.dispatchEvent(new Event('state'));
   app.dispatchEvent(new Event('principals'));
+  document.getElementById('mock-reset').addEventListener('click', async () => {
+    await control('POST', '/__mock__/reset');
+    toast('The mock is back to its fixtures.', 'ok');
+    await Promise.allSettled([app.refreshState(true), app.refreshPrincipals(true)]);
+  });
   every(2000, () => app.refreshState());
   every(5000, () => app.refreshPrincipals());
   performance.mark('dashboard-ready');

@@ -88,11 +88,15 @@ function orgCard(org, app, refresh) {
   h('div', { class: 'row' }, url, h('button', { type: 'submit' }, 'Add endpoint')),
   h('details', {}, h('summary', {}, 'Only some event types'), h('div', { class: 'row' }, types)));
   const state = h('span', { class: 'provision-state' });
+  const members = h('p', { class: 'hint' });
   const card = h('article', { class: 'card org', 'aria-labelledby': title, dataset: { org: org.id } },
     h('h3', { id: title }, org.id),
+    members,
     h('div', { class: 'row' }, h('label', { class: 'switch', for: toggle.id }, toggle, ' Provisioned'), state),
     h('h4', {}, 'Webhook endpoints'), endpoints, none, form, error);
   card.update = (current) => {
+    const names = app.principals.filter((p) => p.org_id === current.id).map((p) => p.name || p.user_id);
+    members.textContent = names.length ? `Principals: ${names.join(', ')}` : 'No principal yet.';
     toggle.checked = current.provisioned;
     fill(state, current.provisioned ? badge('provisioned', 'ok') : badge('not provisioned', 'warn'));
     keyedRows(endpoints, current.webhook_endpoints.map((e) => ({ ...e, shown: shown.has(e.id) })),
@@ -111,7 +115,7 @@ export function initOrganisations(app) {
     forced = force;
     await app.refreshState(true);
   };
-  app.addEventListener('state', () => {
+  const render = () => {
     for (const org of app.state.organisations) {
       if (!cards.has(org.id)) {
         const card = orgCard(org, app, refresh);
@@ -119,12 +123,18 @@ export function initOrganisations(app) {
         box.append(card);
       }
       const card = cards.get(org.id);
-      const json = JSON.stringify([org, [...shown]]);
+      const json = JSON.stringify([org, [...shown], app.principals.map((p) => [p.name, p.org_id])]);
       if (forced || card.dataset.json !== json) {
         card.dataset.json = json;
         card.update(org);
       }
     }
+    const known = new Set(app.state.organisations.map((o) => o.id));
+    for (const [id, card] of cards) {
+      if (!known.has(id)) { card.remove(); cards.delete(id); }
+    }
     forced = false;
-  });
+  };
+  app.addEventListener('state', render);
+  app.addEventListener('principals', render);
 }
