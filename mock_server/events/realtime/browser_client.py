@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from ...cache import cache_root
+from envoy_events_kit.documents import cache_root
 
 CLIENT_PACKAGE = "centrifuge"
 CLIENT_VERSION = "5.8.0"
