@@ -46,16 +46,22 @@ class Journal:
 
     def entries(self, operation_id: str | None = None, status: int | None = None,
                 principal: str | None = None, limit: int | None = None) -> list[dict]:
-        """Oldest first; only those that match every filter given, the newest `limit`."""
+        """Oldest first; only those that match every filter given, the newest `limit`
+        (searched from the newest end: a page polling a full journal reads what it shows)."""
+        filtered = operation_id is not None or status is not None or principal is not None
+        entries: list[tuple] = []
         with self._lock:
-            entries = list(self._entries)
-        if operation_id is not None or status is not None or principal is not None:
-            entries = [e for e in entries
-                       if (operation_id is None or e[2] == operation_id)
-                       and (status is None or e[3] == status)
-                       and (principal is None or e[6] == principal)]
-        if limit is not None:
-            entries = entries[-limit:]
+            if not filtered and limit is None:
+                entries = list(self._entries)
+            else:
+                for e in reversed(self._entries):
+                    if ((operation_id is None or e[2] == operation_id)
+                            and (status is None or e[3] == status)
+                            and (principal is None or e[6] == principal)):
+                        entries.append(e)
+                        if limit is not None and len(entries) >= limit:
+                            break
+                entries.reverse()
         return [Entry(*entry)._replace(time=format_instant(entry[4]))._asdict()
                 for entry in entries]
 

@@ -291,8 +291,7 @@ def list_deliveries() -> Response:
                               f"{', '.join(sorted(statuses))}.")
     filters = {name: request.args.get(name)
                for name in ("organisation", "endpoint", "event", "event_type", "status")}
-    limit = _limit()
-    return jsonify(deliveries=_newest(current().webhooks.deliveries(**filters), limit))
+    return jsonify(deliveries=current().webhooks.deliveries(limit=_limit(), **filters))
 
 
 def retry_delivery(delivery_id: str) -> Response:
