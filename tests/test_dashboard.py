@@ -193,7 +193,11 @@ def test_limit_keeps_the_newest_oldest_first(app, client):
     assert [e["event"]["id"] for e in body["events"]] == ids[1:]
     deliveries = _conforms(app, "listDeliveries", client.get("/__mock__/deliveries?limit=1"))
     everything = client.get("/__mock__/deliveries").get_json()["deliveries"]
-    assert deliveries["deliveries"] == everything[-1:]
+    assert len(everything) == 3 and deliveries["deliveries"] == everything[-1:]
+    newest_two = client.get(f"/__mock__/deliveries?limit=2&status=blocked&event={ids[1]}")
+    assert [d["event_id"] for d in newest_two.get_json()["deliveries"]] == [ids[1]]
+    two = client.get("/__mock__/deliveries?status=blocked&limit=2").get_json()["deliveries"]
+    assert [d["event_id"] for d in two] == ids[1:]
 
 
 def test_state_says_where_the_browser_client_is_only_with_realtime(app, client):

@@ -285,24 +285,32 @@ def _real_errors(errors: list[str], provoked: tuple[int, ...] = ()) -> list[str]
     return [e for e in errors if not e.startswith(expected)] if expected else errors
 
 
-def test_the_page_passes_axe_and_works_390_px_wide(playwright_browser, stand_in, tmp_path):
+def with_axe(page) -> None:
+    """axe-core, injected by the browser (not by the page: its CSP stays on)."""
     if not AXE.is_file():
         _missing("axe-core is not installed: run `make dashboard-js`")
+    page.add_init_script(path=str(AXE))
+
+
+def axe_violations(page, context: str = "document") -> list:
+    result = page.evaluate(f"axe.run({context}, {{resultTypes: ['violations']}})")
+    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in result["violations"]]
+
+
+def test_the_page_passes_axe_and_works_390_px_wide(playwright_browser, stand_in, tmp_path):
     stand_in.reset()
     context = playwright_browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     watched = Watched(page)
-    page.add_init_script(path=str(AXE))  # injected by the browser: the page's CSP stays on
+    with_axe(page)
     page.goto(f"{stand_in.url}/__mock__/ui")
     page.wait_for_selector("body[data-ready]")
     page.locator("[data-principal='admin']").get_by_role(
         "button", name="Issue connection token").click()
     page.get_by_role("article", name="Connection token of admin").wait_for()
-    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    violations = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-                  for v in result["violations"]]
-    assert violations == []
+    assert axe_violations(page) == []
     # 390 px: nothing wider than the screen; the main controls fit and can be used.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     for selector in ("#live-connect", "#publish-button", "#fault-arm", "#journal-clear",
@@ -377,10 +385,12 @@ def test_a_control_token_is_asked_once_kept_for_the_tab_and_sent_as_a_header(
             route.continue_()
 
     page.route(f"{stand_in.url}/__mock__/**", gate)
+    with_axe(page)
     page.goto(f"{stand_in.url}/__mock__/ui")
     dialog = page.locator("#token-dialog[open]")
     dialog.wait_for()
     assert "started with a control token" in dialog.inner_text()
+    assert axe_violations(page, "'#token-dialog'") == []
     page.fill("#token-input", token)
     page.get_by_role("button", name="Use this token").click()
     page.wait_for_selector("body[data-ready]")
@@ -405,9 +415,11 @@ def test_without_realtime_or_the_client_the_page_says_how_to_get_them(
     context = playwright_browser.new_context()
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
+    with_axe(page)
     with MockServer({"clock": "real"}) as mock:
         page.goto(f"{mock.url}/__mock__/ui")
         page.get_by_text("Realtime is off.").wait_for()
+        assert axe_violations(page, "'#live'") == []
         assert "envoy-events mock --realtime" in page.inner_text("#live-notice")
         requests.post(f"{mock.url}/__mock__/events", json={
             "type": "shipment.updated", "organisation": ACME,
