@@ -95,7 +95,8 @@ def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, c
 
     Browser apps on any localhost port may call it (CORS). Its control API under
     /__mock__/ resets it, provisions organisations, creates principals, moves the clock,
-    injects faults and shows the request journal (`envoy-events spec --control`).
+    injects faults and shows the request journal (`envoy-events spec --control`); its
+    dashboard, /__mock__/ui, does all that in a browser (the banner prints the URL).
     """
     from envoy_events_kit.mock_server.serving.cli_support import run_mock
 
