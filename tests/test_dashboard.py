@@ -212,3 +212,23 @@ def test_the_banner_leads_to_the_dashboard():
         assert f"{server.url}/__mock__/ui" in dashboard_line
         assert text.index("Dashboard") < text.index("token / scopes")  # before the table
         assert requests.get(f"{server.url}/__mock__/ui", timeout=5).status_code == 200
+
+
+def test_with_a_control_token_the_page_loads_and_its_data_needs_the_token():
+    """The page holds no secret and a browser cannot send a header when it opens a URL: the
+    control token guards the data, not the page (issue 17's token)."""
+    from dataclasses import fields
+
+    from envoy_events_kit.mock_server.config import Settings
+
+    assert dashboard.is_page("/__mock__/ui/js/api.js", "GET")
+    assert not dashboard.is_page("/__mock__/uix", "GET")
+    assert not dashboard.is_page("/__mock__/ui", "POST")
+    if "control_token" not in {f.name for f in fields(Settings)}:
+        pytest.skip("this mock has no control token yet (issue 17)")
+    client = create_app({"control_token": "s3cret-token", "clock": FROZEN_AT}).test_client()
+    for path in ("/__mock__/ui", "/__mock__/ui/js/main.js", "/__mock__/ui/dashboard.css"):
+        assert client.get(path).status_code == 200, path
+    assert client.get("/__mock__/state").status_code == 401
+    assert client.get("/__mock__/state", headers=bearer("s3cret-token")).status_code == 200
+    assert client.post("/__mock__/ui").status_code in (401, 405)

@@ -23,6 +23,12 @@ STATIC_DIR = Path(__file__).parent / "static"
 VENDOR_PATH = f"{UI_PREFIX}/vendor/centrifuge.js"
 
 
+def is_page(path: str, method: str) -> bool:
+    """A GET of the page or one of its files: no secret in it, and a browser opening a URL
+    cannot send the control token, so the control-token check lets these through."""
+    return method in ("GET", "HEAD") and (path == UI_PREFIX or path.startswith(f"{UI_PREFIX}/"))
+
+
 def browser_client_url() -> str | None:
     """Where the page loads the centrifuge client from, None when it is not installed."""
     return VENDOR_PATH if browser_client.client_file() is not None else None
