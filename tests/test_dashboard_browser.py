@@ -261,6 +261,9 @@ def test_a_frontend_developer_drives_the_stand_in_by_clicking(dashboard, stand_i
     page.get_by_role("button", name="Reset the mock").click()
     acme.locator(".provision-state").get_by_text("provisioned", exact=True).wait_for()
     acme.locator(".endpoint", has_text=hook).wait_for(state="detached")
+    assert page.locator("#claims").inner_text() == ""  # what was issued before is gone
+    admin.get_by_role("button", name="Issue connection token").click()
+    claims.get_by_text(org_channel, exact=True).wait_for()
 
     # Same origin only (and the realtime server's WebSocket), JSON bodies, no secret in a URL.
     mock = urlsplit(stand_in.url).netloc

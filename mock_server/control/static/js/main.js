@@ -81,6 +81,7 @@ async function start() {
   app.dispatchEvent(new Event('principals'));
   document.getElementById('mock-reset').addEventListener('click', async () => {
     await control('POST', '/__mock__/reset');
+    document.getElementById('claims').replaceChildren(); // issued before the reset
     toast('The mock is back to its fixtures.', 'ok');
     await Promise.allSettled([app.refreshState(true), app.refreshPrincipals(true)]);
   });
