@@ -6,6 +6,8 @@ real browser by tests/test_dashboard_browser.py."""
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from envoy_events_kit.mock_server.spec import first_error
 from envoy_events_kit.mock_server.state.mock_state import MockState
 
 from tests.conftest import ACME, ADA, ADMIN, EXPIRED, FROZEN_AT, READER, bearer
+from tests.realtime_parts import _missing
 
 STATIC = Path(dashboard.__file__).parent / "static"
 
@@ -232,3 +235,16 @@ def test_with_a_control_token_the_page_loads_and_its_data_needs_the_token():
     assert client.get("/__mock__/state").status_code == 401
     assert client.get("/__mock__/state", headers=bearer("s3cret-token")).status_code == 200
     assert client.post("/__mock__/ui").status_code in (401, 405)
+
+
+def test_the_publish_form_checks_fields_before_sending():
+    """publish.js's checks, under Node's test runner (tests/dashboard_js/)."""
+    node = shutil.which("node")
+    if node is None:
+        _missing("Node.js is not installed")
+    tests = Path(__file__).parent / "dashboard_js" / "publish_check.test.mjs"
+    result = subprocess.run([node, "--test", "--test-reporter=tap", str(tests)],
+                            capture_output=True, text=True, timeout=120)
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report
+    assert re.search(r"^# pass 4$", report, re.M) and re.search(r"^# fail 0$", report, re.M)
