@@ -52,7 +52,8 @@ def _instant(text: str) -> Any:
 def _endpoint_json(endpoint: WebhookEndpoint) -> dict[str, Any]:
     """With its secret: the control API is the one place that shows it."""
     body = asdict(endpoint)
-    body["event_types"] = list(endpoint.event_types) if endpoint.event_types else None
+    body["event_types"] = (list(endpoint.event_types)
+                           if endpoint.event_types is not None else None)
     body["failing"] = current().webhooks.failing(endpoint.id)
     return body
 

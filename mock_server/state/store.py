@@ -61,7 +61,9 @@ class Store:
                     {"id": org.id, "name": org.name, "provisioned": org.provisioned,
                      "webhook_endpoints": [
                          {"id": e.id, "url": e.url, "secret": e.secret,
-                          "event_types": list(e.event_types) if e.event_types else None}
+                          # [] (wants nothing) and None (wants every type) stay apart
+                          "event_types": (list(e.event_types)
+                                          if e.event_types is not None else None)}
                          for e in org.webhook_endpoints]}
                     for org in sorted(self._orgs.values(), key=lambda o: o.id)
                 ],
