@@ -60,3 +60,37 @@ def test_an_empty_event_types_list_survives_a_restart_with_a_state_file(tmp_path
         assert after["event_types"] == []
         again.publish("order.updated", ORDER, organisation=ACME)
         assert again.deliveries(endpoint=nothing["id"]) == []
+
+
+# -- issue 20: a deleted endpoint gets nothing more -----------------------------------------
+
+def test_deleting_an_endpoint_cancels_its_queued_retries():
+    with EventsMock.start({"webhook_retry_schedule": (0.0, 0.3, 0.3)}) as mock, \
+            mock.webhook_receiver("admin") as deleted, mock.webhook_receiver("admin") as kept:
+        deleted.respond_with(500, times=5)
+        kept.respond_with(500, times=1)
+        mock.publish("shipment.updated", SHIPMENT, organisation=ACME)
+        deleted.wait_for(1)
+        (row,) = mock.deliveries(endpoint=deleted.endpoint_id)
+        wait_until(lambda: mock.deliveries(endpoint=deleted.endpoint_id)[0]["attempts"])
+        mock.delete_webhook_endpoint(ACME, deleted.endpoint_id)
+        (after,) = mock.deliveries(endpoint=deleted.endpoint_id)
+        assert after["status"] == "cancelled" and after["next_attempt_at"] is None
+        # The kept endpoint's retry was due after the deleted one's: once it is recorded,
+        # the deleted endpoint's retry would have been sent too.
+        wait_until(lambda: mock.deliveries(endpoint=kept.endpoint_id)[0]["status"] == "delivered")
+        assert len(deleted.received) == 1
+        assert len(mock.deliveries(endpoint=deleted.endpoint_id)[0]["attempts"]) == 1
+
+
+def test_a_queued_delivery_whose_endpoint_went_away_by_a_snapshot_is_not_sent():
+    with EventsMock.start({"webhook_retry_schedule": (0.0, 0.3)}) as mock:
+        before = control(mock, "GET", "/snapshot").json()  # without the receiver's endpoint
+        with mock.webhook_receiver("admin") as receiver:
+            receiver.respond_with(500)
+            mock.publish("shipment.updated", SHIPMENT, organisation=ACME)
+            receiver.wait_for(1)
+            assert control(mock, "PUT", "/snapshot", json=before).status_code == 204
+            row = wait_until(lambda: [d for d in mock.deliveries(endpoint=receiver.endpoint_id)
+                                      if d["status"] != "pending"])[0]
+            assert row["status"] == "cancelled" and len(receiver.received) == 1

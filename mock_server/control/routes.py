@@ -120,7 +120,7 @@ def create_webhook_endpoint(org_id: str) -> Response:
 
 def delete_webhook_endpoint(org_id: str, endpoint_id: str) -> Response:
     _checked_path(org_id=org_id, endpoint_id=endpoint_id)
-    if not current().store.delete_endpoint(org_id, endpoint_id):
+    if not current().delete_endpoint(org_id, endpoint_id):
         raise _not_found(f"No webhook endpoint {endpoint_id} in {org_id}.")
     return no_content()
 

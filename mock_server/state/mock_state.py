@@ -60,6 +60,13 @@ class MockState:
             self.events.organisation_off(org_id)
         return org
 
+    def delete_endpoint(self, org_id: str, endpoint_id: str) -> bool:
+        """Delete a webhook endpoint and cancel what is still queued for it (its retries)."""
+        deleted = self.store.delete_endpoint(org_id, endpoint_id)
+        if deleted:
+            self.webhooks.endpoint_off(endpoint_id)
+        return deleted
+
     def start_realtime(self, host: str = "127.0.0.1",
                        on_exit: Callable[[str], None] | None = None) -> None:
         """Start Centrifugo and route events to it (RealtimeUnavailable, RealtimeError)."""

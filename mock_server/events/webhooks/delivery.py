@@ -13,6 +13,7 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -129,9 +130,16 @@ class WebhookDispatcher:
 
     def organisation_off(self, org_id: str, user_ids: list[str]) -> None:
         """Deprovisioned: every pending delivery of the organisation is cancelled."""
+        self._cancel(lambda d: d.organisation == org_id)
+
+    def endpoint_off(self, endpoint_id: str) -> None:
+        """The endpoint was deleted: its pending deliveries (queued retries) are cancelled."""
+        self._cancel(lambda d: d.endpoint_id == endpoint_id)
+
+    def _cancel(self, which: Callable[[Delivery], bool]) -> None:
         with self._lock:
             for delivery in self._deliveries.values():
-                if delivery.organisation == org_id and delivery.status == "pending":
+                if delivery.status == "pending" and which(delivery):
                     delivery.status = "cancelled"
                     delivery.next_attempt_at = None
 
@@ -256,6 +264,10 @@ class WebhookDispatcher:
     def _work(self) -> None:
         while (job := self._next()) is not None:
             delivery, fault = job
+            if not self._endpoint_exists(delivery):
+                with self._lock:  # gone since it was queued (a snapshot put back, ...)
+                    delivery.status = "cancelled"
+                continue
             if fault is not None and fault.kind == "delay":
                 time.sleep(fault.delay_ms / 1000)
             attempt = self._send(delivery, fault)
@@ -273,6 +285,11 @@ class WebhookDispatcher:
                     self._failing.discard(delivery.endpoint_id)
                 else:
                     self._schedule(delivery)
+
+    def _endpoint_exists(self, delivery: Delivery) -> bool:
+        org = self._store.organisation(delivery.organisation)
+        return org is not None and any(e.id == delivery.endpoint_id and e.url == delivery.url
+                                       for e in org.webhook_endpoints)
 
     def _send(self, delivery: Delivery, fault: Fault | None) -> Attempt:
         """One POST; its number is set when it is recorded."""
