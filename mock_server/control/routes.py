@@ -13,7 +13,7 @@ from ..api.errors import ApiError, invalid_request
 from ..api.responses import no_content
 from ..api.tokens import format_instant, parse_instant
 from ..events.scenarios import BUNDLED
-from ..events.webhooks.endpoints import url_problem
+from ..events.webhooks.delivery import STATUSES
 from ..spec import first_error
 from ..state.mock_state import MockState, current
 from ..state.model import Organisation, Principal, WebhookEndpoint
@@ -82,7 +82,7 @@ def reset_mock() -> Response:
 def get_mock_state() -> Response:
     state = current()
     return jsonify(organisations=[_org_json(o) for o in state.store.organisations()],
-                   clock=state.clock.describe(),
+                   clock=state.clock.describe(), webhooks=state.webhooks.describe(),
                    realtime=state.realtime.describe() if state.realtime else None)
 
 
@@ -104,13 +104,16 @@ def create_webhook_endpoint(org_id: str) -> Response:
     _checked_path(org_id=org_id)
     body = _checked_body()
     state = current()
-    problem = url_problem(body["url"], state.webhooks.allowed_hosts)
+    problem = state.webhooks.policy.problem(body["url"])
     if problem:
         raise invalid_request(f"Invalid webhook endpoint URL: {problem}.")
     for event_type in body.get("event_types", []):
         state.events.catalogue.get(event_type)  # 400 with "did you mean" for a typo
-    endpoint = state.store.add_endpoint(org_id, body["url"], body.get("secret"),
-                                        body.get("event_types"))
+    try:
+        endpoint = state.store.add_endpoint(org_id, body["url"], body.get("secret"),
+                                            body.get("event_types"))
+    except ValueError as exc:  # a secret the signing library cannot use
+        raise invalid_request(f"Invalid request body: {exc}.") from exc
     if endpoint is None:
         raise _not_found(f"No organisation {org_id}.")
     response = jsonify(_endpoint_json(endpoint))
@@ -240,7 +243,7 @@ def clear_faults() -> Response:
 
 
 def list_deliveries() -> Response:
-    statuses = {"pending", "delivered", "failed", "cancelled", "blocked", "abandoned"}
+    statuses = set(STATUSES)
     status = request.args.get("status")
     if status is not None and status not in statuses:
         raise invalid_request(f"Unknown delivery status {status!r}: one of "

@@ -122,7 +122,8 @@ def build(settings: Settings) -> MockState:
     store = Store(fixtures, settings.seed)
     events = EventBus(spec, store, clock, settings.seed)
     webhooks = WebhookDispatcher(store, settings.seed, settings.webhook_retry_schedule,
-                                 settings.allowed_webhook_hosts, settings.webhook_timeout_s)
+                                 settings.allowed_webhook_hosts, settings.webhook_timeout_s,
+                                 clock, settings.webhook_log_size, settings.webhook_log_bytes)
     events.add_sink(webhooks)
     scenarios = ScenarioPlayer(events)
     if settings.scenario:

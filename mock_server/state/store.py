@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from ..events.webhooks.endpoints import derived_secret
+from ..events.webhooks.endpoints import derived_secret, secret_problem
 from .fixtures import Fixtures
 from .model import Organisation, Principal, WebhookEndpoint
 
@@ -81,8 +81,9 @@ class Store:
         principals stay as the fixtures file says)."""
         orgs = {
             o["id"]: Organisation(o["id"], o["provisioned"],
-                                  [_endpoint(e) for e in o["webhook_endpoints"]], o.get("name"))
-            for o in snapshot["organisations"]
+                                  [_endpoint(e, f"organisations/{i}/webhook_endpoints/{j}")
+                                   for j, e in enumerate(o["webhook_endpoints"])], o.get("name"))
+            for i, o in enumerate(snapshot["organisations"])
         }
         principals = dict(self.fixtures.principals)
         for p in snapshot["principals"]:
@@ -145,7 +146,11 @@ class Store:
     # -- webhook endpoints ------------------------------------------------------------
     def add_endpoint(self, org_id: str, url: str, secret: str | None = None,
                      event_types: Iterable[str] | None = None) -> WebhookEndpoint | None:
-        """A new endpoint with the given secret, or one derived from the seed."""
+        """A new endpoint with the given secret, or one derived from the seed; ValueError
+        (naming the field) for a secret the signing library cannot use."""
+        problem = secret and secret_problem(secret)
+        if problem:
+            raise ValueError(f"secret: {problem}")
         with self._lock:
             org = self._orgs.get(org_id)
             if org is None:
@@ -176,8 +181,13 @@ class Store:
         return Organisation(org.id, org.provisioned, list(org.webhook_endpoints), org.name)
 
 
-def _endpoint(saved: dict[str, Any]) -> WebhookEndpoint:
-    """An endpoint from a snapshot (files written before secrets existed have none)."""
+def _endpoint(saved: dict[str, Any], where: str) -> WebhookEndpoint:
+    """An endpoint from a snapshot (files written before secrets existed have none); a
+    secret the signing library cannot use is a ValueError naming the field."""
     types = saved.get("event_types")
-    return WebhookEndpoint(saved["id"], saved["url"], saved.get("secret", ""),
+    secret = saved.get("secret") or ""
+    problem = secret and secret_problem(secret)
+    if problem:
+        raise ValueError(f"{where}/secret: {problem}")
+    return WebhookEndpoint(saved["id"], saved["url"], secret,
                            tuple(types) if types is not None else None)
