@@ -5,13 +5,20 @@ delivery log, and state changes (delete, snapshot, restart, clock) that deliveri
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import requests
+import yaml
+from envoy_events_kit.mock_server.config import ConfigError
 from envoy_events_kit.mock_server.serving.handle import EventsMock
+from envoy_events_kit.mock_server.state.fixtures import FixturesError
 
+from envoy_events_kit import default_fixtures_path
 from tests.conftest import ACME
 
 SHIPMENT = {"id": "shp_2iFmwXASMpS3l4IZsauPs8I1eOv", "status": "delivered"}
@@ -94,3 +101,187 @@ def test_a_queued_delivery_whose_endpoint_went_away_by_a_snapshot_is_not_sent():
             row = wait_until(lambda: [d for d in mock.deliveries(endpoint=receiver.endpoint_id)
                                       if d["status"] != "pending"])[0]
             assert row["status"] == "cancelled" and len(receiver.received) == 1
+
+
+# -- issue 17 finding 2: webhook targets checked where it matters ----------------------------
+
+def _create(mock: EventsMock, url: str, **body: Any) -> requests.Response:
+    return control(mock, "POST", f"/orgs/{ACME}/webhook_endpoints", json={"url": url, **body})
+
+
+def _mock_port(mock: EventsMock) -> int:
+    return int(mock.url.rsplit(":", 1)[1])
+
+
+@pytest.mark.parametrize(("url", "why"), [
+    ("http://192.0.2.2:9\\@127.0.0.1:9/x", "backslash"),  # urllib3 would connect to 192.0.2.2
+    ("http://192.0.2.2:9@127.0.0.1:9/x", "credentials"),
+    ("http://user:secret@127.0.0.1:9/x", "credentials"),
+    ("http://2130706433:9/x", "dotted decimal"),  # 127.0.0.1 as one decimal number
+    ("http://0177.0.0.1:9/x", "dotted decimal"),  # octal
+    ("http://0x7f.0.0.1:9/x", "dotted decimal"),  # hex
+    ("http://127.1:9/x", "dotted decimal"),  # short form
+    ("http://[::ffff:192.0.2.2]:9/x", "not a loopback address"),  # IPv6-mapped, not loopback
+    ("http://127.0.0.1:9/x y", "spaces"),
+])
+def test_urls_that_parsers_read_differently_are_refused(url, why):
+    with EventsMock.start() as mock:
+        response = _create(mock, url)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "invalid_request"
+        assert why in response.json()["error"]["message"]
+        assert mock.webhook_endpoints(ACME)[-1]["url"] != url
+
+
+def test_an_ipv6_mapped_loopback_address_is_loopback():
+    with EventsMock.start() as mock:
+        assert _create(mock, "http://[::ffff:127.0.0.1]:9/x").status_code == 201
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "127.0.0.2", "[::ffff:127.0.0.1]"])
+def test_the_mock_itself_is_never_a_target(host):
+    with EventsMock.start() as mock:
+        response = _create(mock, f"http://{host}:{_mock_port(mock)}/__mock__/reset")
+        assert response.status_code == 400, response.text
+        assert "the mock itself" in response.json()["error"]["message"]
+
+
+def _resolving(monkeypatch, names: dict[str, str]) -> None:
+    """`socket.getaddrinfo` answers `names` with the given address (as DNS could, later)."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if isinstance(host, str) and host in names:
+            return real(names[host], port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def test_every_resolved_address_is_checked_when_the_attempt_is_made(monkeypatch):
+    with EventsMock.start({"webhook_retry_schedule": FAST, "webhook_timeout_s": 1.0}) as mock:
+        endpoint = mock.add_webhook_endpoint(ACME, "http://localhost:9/in")  # loopback, now
+        _resolving(monkeypatch, {"localhost": "192.0.2.2"})  # ... and elsewhere later
+        mock.publish("shipment.updated", SHIPMENT, organisation=ACME)
+        row = wait_until(lambda: [d for d in mock.deliveries(endpoint=endpoint["id"])
+                                  if d["status"] != "pending"])[0]
+        assert row["status"] == "blocked", row
+        assert "resolves to 192.0.2.2" in row["attempts"][-1]["error"]
+        assert row["attempts"][-1]["status_code"] is None
+
+
+def test_a_name_that_resolves_to_the_mock_is_refused_when_the_attempt_is_made(monkeypatch):
+    with EventsMock.start({"allowed_webhook_hosts": ("hooks.test",),
+                           "webhook_retry_schedule": FAST}) as mock:
+        _resolving(monkeypatch, {"hooks.test": "127.0.0.1"})  # DNS rebinding, in effect
+        endpoint = mock.add_webhook_endpoint(
+            ACME, f"http://hooks.test:{_mock_port(mock)}/__mock__/reset")
+        principal = mock.create_principal(ACME, "usr_2D5rtQ8vjKZs7bseYmdHYlQU5AO")
+        mock.publish("shipment.updated", SHIPMENT, organisation=ACME)
+        row = wait_until(lambda: [d for d in mock.deliveries(endpoint=endpoint["id"])
+                                  if d["status"] != "pending"])[0]
+        assert row["status"] == "blocked" and "the mock itself" in row["attempts"][-1]["error"]
+        assert control(mock, "GET", "/snapshot").json()["state"]["principals"][0]["token"] \
+            == principal["token"]  # not reset by its own webhook
+
+
+# -- issue 17 finding 4: a secret cannot kill delivery -----------------------------------------
+
+BAD_SECRET = "whsec_" + "A" * 33  # base64 with one character too many: no key decodes from it
+
+
+def test_a_secret_the_signing_library_cannot_use_is_a_400_naming_the_field():
+    with EventsMock.start() as mock:
+        for secret in (BAD_SECRET, "whsec_" + "=" * 32, "whsec_" + "A" * 31 + "="):
+            response = _create(mock, "http://127.0.0.1:9/x", secret=secret)
+            assert response.status_code == 400, (secret, response.text)
+            error = response.json()["error"]
+            assert error["code"] == "invalid_request" and "secret" in error["message"]
+            assert secret not in response.text
+        assert all(e["url"] != "http://127.0.0.1:9/x" for e in mock.webhook_endpoints(ACME))
+
+
+def test_a_snapshot_with_a_bad_secret_is_refused_and_changes_nothing():
+    with EventsMock.start() as mock:
+        snapshot = control(mock, "GET", "/snapshot").json()
+        acme = next(o for o in snapshot["state"]["organisations"] if o["id"] == ACME)
+        acme["webhook_endpoints"].append({"id": "ep_bad", "url": "http://127.0.0.1:9/x",
+                                          "secret": BAD_SECRET})
+        response = control(mock, "PUT", "/snapshot", json=snapshot)
+        assert response.status_code == 400
+        assert "webhook_endpoints/1/secret" in response.json()["error"]["message"]
+        assert all(e["id"] != "ep_bad" for e in mock.webhook_endpoints(ACME))
+
+
+def test_a_state_file_with_a_bad_secret_is_refused_at_start(tmp_path):
+    settings = {"state_file": tmp_path / "state.json"}
+    with EventsMock.start(settings) as mock:
+        mock.add_webhook_endpoint(ACME, "http://127.0.0.1:9/x")
+    saved = json.loads(settings["state_file"].read_text())
+    acme = next(o for o in saved["state"]["organisations"] if o["id"] == ACME)
+    acme["webhook_endpoints"][-1]["secret"] = BAD_SECRET
+    settings["state_file"].write_text(json.dumps(saved))
+    with pytest.raises(ConfigError, match=r"webhook_endpoints/1/secret") as refused:
+        EventsMock.start(settings)
+    assert BAD_SECRET not in str(refused.value)
+
+
+def test_a_fixtures_file_with_a_bad_secret_names_the_field(tmp_path):
+    data = yaml.safe_load(default_fixtures_path().read_text())
+    data["organisations"][ACME]["webhook_endpoints"][0]["secret"] = BAD_SECRET
+    path = tmp_path / "fixtures.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(FixturesError, match=rf"organisations/{ACME}/webhook_endpoints/0/secret"):
+        EventsMock.start({"fixtures_path": path})
+
+
+def _sign_fails_for(monkeypatch, secret: str, exc: BaseException) -> None:
+    """Signing raises for one endpoint's secret (a secret that got past every check)."""
+    from standardwebhooks import Webhook
+
+    real = Webhook.sign
+
+    def sign(self, msg_id, timestamp, data):
+        if self._whsecret == Webhook(secret)._whsecret:
+            raise exc
+        return real(self, msg_id, timestamp, data)
+
+    monkeypatch.setattr(Webhook, "sign", sign)
+
+
+def test_one_endpoint_whose_signing_fails_does_not_stop_deliveries_to_the_others(monkeypatch):
+    with EventsMock.start({"webhook_retry_schedule": FAST}) as mock, \
+            mock.webhook_receiver("admin") as good:
+        bad = mock.add_webhook_endpoint(ACME, "http://127.0.0.1:9/bad")
+        _sign_fails_for(monkeypatch, bad["secret"], ValueError(f"cannot use {bad['secret']}"))
+        for n in range(6):
+            mock.publish("order.updated", {**ORDER, "lines": n}, organisation=ACME)
+        got = good.assert_delivered(type="order.updated", times=6, timeout=10)
+        assert len({g.webhook_id for g in got}) == 6
+        failed = wait_until(lambda: len(mock.deliveries(endpoint=bad["id"], status="failed"))
+                            == 6 and mock.deliveries(endpoint=bad["id"], status="failed"))
+        errors = {a["error"] for d in failed for a in d["attempts"]}
+        assert len(failed[0]["attempts"]) == len(FAST)
+        assert errors == {"the mock could not send it: ValueError: cannot use [redacted]"}
+        health = mock.state()["webhooks"]
+        assert health["workers_alive"] == health["workers"] == 2
+        assert health["internal_errors"] == 6 * len(FAST)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_worker_that_died_anyway_is_replaced_and_reported(monkeypatch):
+    with EventsMock.start({"webhook_retry_schedule": (0.0,)}) as mock, \
+            mock.webhook_receiver("admin") as good:
+        bad = mock.add_webhook_endpoint(ACME, "http://127.0.0.1:9/bad")
+        _sign_fails_for(monkeypatch, bad["secret"], SystemExit())  # ends its thread
+        first = mock.publish("order.updated", ORDER, organisation=ACME)["event"]["id"]
+        good.wait_for(1)
+        wait_until(lambda: mock.state()["webhooks"]["workers_alive"] == 1)
+        monkeypatch.undo()
+        mock.publish("order.updated", {**ORDER, "lines": 2}, organisation=ACME)
+        good.assert_delivered(type="order.updated", times=2)
+        health = mock.state()["webhooks"]
+        assert health["workers_alive"] == 2 and health["worker_restarts"] == 1
+        (lost,) = mock.deliveries(endpoint=bad["id"], event=first)  # not pending forever
+        assert lost["status"] == "failed"
+        assert lost["attempts"][-1]["error"] == "the delivery worker stopped during this attempt"

@@ -135,6 +135,7 @@ class WebhookDispatcher:
         self._faults: list[Fault] = []
         self._failing: set[str] = set()
         self._threads: list[threading.Thread] = []
+        self._in_flight: dict[threading.Thread, Delivery] = {}
         self._stopping = False
 
     @property
@@ -331,8 +332,14 @@ class WebhookDispatcher:
     def _start_workers(self) -> None:
         """Start the workers, or replace any that died (counted in `worker_restarts`)."""
         alive = [t for t in self._threads if t.is_alive()]
-        if self._threads:
-            self._restarts += len(self._threads) - len(alive)
+        for dead in set(self._threads) - set(alive):
+            self._restarts += 1
+            delivery = self._in_flight.pop(dead, None)
+            if delivery is not None and delivery.status == "pending":  # its attempt ended
+                delivery.attempts.append(Attempt(len(delivery.attempts) + 1, _now(), None, 0.0,
+                                                 "the delivery worker stopped during this "
+                                                 "attempt"))
+                self._schedule(delivery)
         self._threads = alive
         while len(self._threads) < WORKERS:
             thread = threading.Thread(target=self._work, daemon=True,
@@ -351,6 +358,7 @@ class WebhookDispatcher:
                     if delivery is None or delivery.status != "pending":
                         continue  # cancelled, or forgotten by a reset
                     delivery.next_attempt_at = None
+                    self._in_flight[threading.current_thread()] = delivery
                     return delivery, self._take_fault(delivery)
                 if self._queue and self._clock.mode == "real":
                     self._lock.wait(timeout=self._queue[0][0] - now)
@@ -378,6 +386,8 @@ class WebhookDispatcher:
                     self._errors += 1
                 self._record(delivery, [Attempt(0, _now(), None, 0.0,
                                                 _internal_error(delivery, exc))])
+            with self._lock:
+                self._in_flight.pop(threading.current_thread(), None)
 
     def _attempt(self, delivery: Delivery, fault: Fault | None) -> None:
         if not self._endpoint_exists(delivery):

@@ -126,12 +126,12 @@ class Policy:
         self.allowed_hosts = tuple(h.lower() for h in allowed_hosts)
         self._own: set[tuple[Address, int]] = set()
 
-    def serving_at(self, host: str, port: int) -> None:
+    def serving_at(self, host: str, port: int | str) -> None:
         """The mock listens on `host:port`: no webhook may be sent there."""
         own = _addresses(host)
         if any(a.is_unspecified for a in own):  # every interface: this machine's addresses
             own |= _addresses(socket.gethostname()) | {_LOOPBACK}
-        self._own = {(a, port) for a in own or {_LOOPBACK}}
+        self._own = {(a, int(port)) for a in own or {_LOOPBACK}}
 
     def is_own(self, address: Address, port: int) -> bool:
         """The mock's own listening address: one it listens on, or any loopback address on
