@@ -5,8 +5,11 @@ delivery log, and state changes (delete, snapshot, restart, clock) that deliveri
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +18,7 @@ import pytest
 import requests
 import yaml
 from envoy_events_kit.mock_server.config import ConfigError
+from envoy_events_kit.mock_server.events.webhooks.delivery import parse_schedule
 from envoy_events_kit.mock_server.serving.handle import EventsMock
 from envoy_events_kit.mock_server.state.fixtures import FixturesError
 
@@ -285,3 +289,178 @@ def test_a_worker_that_died_anyway_is_replaced_and_reported(monkeypatch):
         (lost,) = mock.deliveries(endpoint=bad["id"], event=first)  # not pending forever
         assert lost["status"] == "failed"
         assert lost["attempts"][-1]["error"] == "the delivery worker stopped during this attempt"
+
+
+# -- issue 17 finding 6: one deadline per attempt, a cap on what is read -----------------------
+
+class RawReceiver:
+    """A receiver on a raw socket: it reads each request's headers, then `answer(conn,
+    stop)` writes whatever it likes, as slowly as it likes, until `stop` is set."""
+
+    def __init__(self, answer: Callable[[socket.socket, threading.Event], None]) -> None:
+        self._answer = answer
+        self.stop = threading.Event()
+        self.requests = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}/hooks"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> RawReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self._thread.join(timeout=5)
+        self._server.close()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            self.requests += 1
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn: socket.socket) -> None:
+        with conn:
+            received = b""
+            while b"\r\n\r\n" not in received:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                received += chunk
+            with contextlib.suppress(OSError):  # the mock hung up: what a deadline does
+                self._answer(conn, self.stop)
+
+
+def trickle(conn: socket.socket, stop: threading.Event) -> None:
+    """A status line and headers that never end, one byte every 50 ms."""
+    for byte in itertools.cycle(b"HTTP/1.1 200 OK\r\nX-Slow: " + b"s" * 1000):
+        if stop.wait(0.05):
+            return
+        conn.sendall(bytes([byte]))
+
+
+def endless_body(conn: socket.socket, stop: threading.Event) -> None:
+    """A 200 whose body never ends (no length: until the connection closes)."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n")
+    while not stop.is_set():
+        conn.sendall(b"x" * 16384)
+
+
+def test_receivers_that_trickle_their_answer_do_not_hold_the_workers_past_the_deadline():
+    with EventsMock.start({"webhook_retry_schedule": (0.0,), "webhook_timeout_s": 1.0}) as mock, \
+            RawReceiver(trickle) as slow1, RawReceiver(trickle) as slow2:
+        slow = [mock.add_webhook_endpoint(ACME, r.url)["id"] for r in (slow1, slow2)]
+        with mock.webhook_receiver("admin") as healthy:  # queued behind both trickles
+            began = time.monotonic()
+            mock.publish("shipment.updated", SHIPMENT, organisation=ACME)
+            healthy.assert_delivered(type="shipment.updated", times=1, timeout=4)
+            assert time.monotonic() - began < 3.0  # 1 s deadline, two workers
+        for endpoint in slow:
+            row = wait_until(lambda e=endpoint: mock.deliveries(endpoint=e, status="failed"))[0]
+            (attempt,) = row["attempts"]
+            assert attempt["error"] == "no answer within 1 s"
+            assert 1000 <= attempt["latency_ms"] < 2000
+        assert slow1.requests == slow2.requests == 1
+
+
+def test_only_the_first_64_kib_of_an_answer_are_read_and_the_cut_is_recorded():
+    with EventsMock.start({"webhook_retry_schedule": (0.0,), "webhook_timeout_s": 2.0}) as mock, \
+            RawReceiver(endless_body) as talker:
+        endpoint = mock.add_webhook_endpoint(ACME, talker.url)
+        mock.publish("shipment.updated", SHIPMENT, organisation=ACME)
+        row = wait_until(lambda: [d for d in mock.deliveries(endpoint=endpoint["id"])
+                                  if d["status"] != "pending"])[0]
+        (attempt,) = row["attempts"]
+        assert row["status"] == "delivered" and attempt["status_code"] == 200
+        assert attempt["response_bytes"] == 65536 and attempt["response_truncated"] is True
+        assert attempt["latency_ms"] < 2000  # cut at the cap, not at the deadline
+
+
+def test_a_short_answer_is_read_whole():
+    with EventsMock.start({"webhook_retry_schedule": (0.0,)}) as mock, \
+            mock.webhook_receiver("admin") as receiver:
+        mock.publish("shipment.updated", SHIPMENT, organisation=ACME)
+        receiver.wait_for(1)
+        row = wait_until(lambda: mock.deliveries(endpoint=receiver.endpoint_id,
+                                                 status="delivered"))[0]
+        assert row["attempts"][0]["response_bytes"] == 0
+        assert row["attempts"][0]["response_truncated"] is False
+
+
+# -- issue 17 finding 7: the delivery log is bounded, pending deliveries are kept --------------
+
+def test_the_log_drops_the_oldest_completed_deliveries_first_and_counts_them():
+    with EventsMock.start({"webhook_retry_schedule": (0.0,), "webhook_log_size": 6}) as mock, \
+            mock.webhook_receiver("admin") as receiver:
+        published = []
+        for n in range(5):  # two deliveries each: the receiver, the fixture endpoint (blocked)
+            published.append(mock.publish("order.updated", {**ORDER, "lines": n},
+                                          organisation=ACME)["event"]["id"])
+            receiver.wait_for(n + 1)
+            wait_until(lambda: not mock.deliveries(status="pending"))
+        rows = mock.deliveries()
+        assert len(rows) == 6
+        assert [r["event_id"] for r in rows] == [e for e in published[2:] for _ in (1, 2)]
+        log = mock.state()["webhooks"]["log"]
+        assert log["deliveries"] == 6 and log["max_deliveries"] == 6
+        assert log["dropped"] == 4 and log["refused"] == 0
+
+
+def test_pending_deliveries_are_never_dropped_a_full_log_refuses_new_ones_and_says_so():
+    settings = {"webhook_retry_schedule": (0.0, 3600.0), "webhook_log_size": 4}
+    with EventsMock.start(settings) as mock, mock.webhook_receiver("admin") as receiver:
+        receiver.respond_with(500, times=100)  # every delivery waits an hour for its retry
+        answers = [mock.publish("order.updated", ORDER, organisation=ACME)["webhooks"]
+                   for _ in range(4)]  # the fixture endpoint's blocked ones make room
+        assert all("refused" not in a and len(a["deliveries"]) == 2 for a in answers)
+        pending = {d["id"] for d in mock.deliveries(endpoint=receiver.endpoint_id)}
+        assert len(pending) == 4
+        full = mock.publish("order.updated", ORDER, organisation=ACME)["webhooks"]
+        assert full == {"deliveries": [], "refused": 2}
+        rows = mock.deliveries()
+        assert {r["id"] for r in rows} == pending and {r["status"] for r in rows} == {"pending"}
+        log = mock.state()["webhooks"]["log"]
+        assert log["dropped"] == 4 and log["refused"] == 2
+
+
+def test_the_log_is_bounded_in_bytes_too():
+    big = {**ORDER, "note": "x" * 3000}
+    settings = {"webhook_retry_schedule": (0.0,), "webhook_log_bytes": 20_000}
+    with EventsMock.start(settings) as mock:
+        for _ in range(10):
+            mock.publish("order.updated", big, organisation=ACME)  # blocked: done at once
+        log = mock.state()["webhooks"]["log"]
+        assert log["body_bytes"] <= 20_000 < log["body_bytes"] + 3000
+        assert log["deliveries"] + log["dropped"] == 10 and log["dropped"] > 0
+
+
+# -- issue 20: retry schedules run on the mock's clock -----------------------------------------
+
+def test_the_svix_schedule_runs_on_the_mock_clock_and_moving_it_brings_the_next_attempt():
+    with EventsMock.start({"webhook_retry_schedule": parse_schedule("svix"),
+                           "clock": "2026-01-01T00:00:00Z"}) as mock, \
+            mock.webhook_receiver("admin") as receiver:
+        receiver.respond_with(500, times=2)
+        mock.publish("shipment.updated", SHIPMENT, organisation=ACME)
+        receiver.wait_for(1, verified=None)
+
+        def due() -> str | None:
+            row = mock.deliveries(endpoint=receiver.endpoint_id)[0]
+            return row["next_attempt_at"] if len(row["attempts"]) == len(receiver.received) \
+                else None
+
+        assert wait_until(due) == "2026-01-01T00:00:05.000Z"  # 5 s on the mock's clock
+        mock.advance_clock(5)
+        assert len(receiver.wait_for(2, verified=None, timeout=3)) == 2
+        assert wait_until(due) == "2026-01-01T00:05:05.000Z"  # then 5 min
+        mock.advance_clock(300)
+        got = receiver.wait_for(3, verified=None, timeout=3)
+        assert [r.answered for r in got] == [500, 500, 204]
+        row = wait_until(lambda: mock.deliveries(endpoint=receiver.endpoint_id,
+                                                 status="delivered"))[0]
+        assert [a["status_code"] for a in row["attempts"]] == [500, 500, 204]
