@@ -12,13 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
-from envoy_events_kit import spec_path
+from envoy_events_kit.documents import spec_document
 
 
 def _example_channel() -> str:
-    raw = yaml.safe_load(spec_path().read_text())
+    raw = spec_document()
     return raw["components"]["schemas"]["Channel"]["examples"][0]
 
 

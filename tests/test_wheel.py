@@ -23,7 +23,7 @@ from tests.conftest import ADMIN
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = {"envoy_events_kit/openapi/events.yaml", "envoy_events_kit/openapi/mock-control.yaml",
-           "envoy_events_kit/fixtures/default.yaml", "envoy_events_kit/contract_tests/plugin.py",
+           "envoy_events_kit/fixtures/default.yaml", "envoy_events_kit/pytest_plugin.py",
            "envoy_events_kit/mock_server/control/client.py",
            "envoy_events_kit/fixtures/scenarios/shipment-journey.yaml",
            "envoy_events_kit/realtime_client.py", "envoy_events_kit/names.py",
@@ -71,7 +71,7 @@ def test_the_wheel_carries_the_contract_fixtures_and_entry_points(wheel):
                             if n.endswith(".dist-info/entry_points.txt"))
     assert names >= BUNDLED
     pytest11 = entry_points.split("[pytest11]")[1]
-    assert "envoy_events = envoy_events_kit.contract_tests.plugin" in pytest11
+    assert "envoy_events = envoy_events_kit.pytest_plugin" in pytest11
     assert "envoy-events = envoy_events_kit.cli:main" in entry_points
 
 

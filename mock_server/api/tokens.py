@@ -107,6 +107,8 @@ class Minter:
         self._ttl = ttl
         self._clock = clock
         self._jws = _signer()
+        # The claims schemas are read from the spec here, at start, not by the first request.
+        self._connection, self._subscription = claims(CONNECTION), claims(SUBSCRIPTION)
 
     def _sign_json(self, payload: str) -> str:
         return self._jws.encode(payload.encode(), self._secret, ALGORITHM, HEADER)
@@ -121,11 +123,11 @@ class Minter:
 
     def connection(self, principal: Principal, channels: list[str]) -> str:
         """Connection JWT, laid out by the spec's `ConnectionTokenClaims`."""
-        return self._sign(claims(CONNECTION).build(
+        return self._sign(self._connection.build(
             {"user_id": principal.user_id, "org_id": principal.org_id,
              "granted_channels": channels, **self._times()}))
 
     def subscription(self, principal: Principal, channel: str) -> str:
         """Subscription JWT for exactly `channel`, laid out by `SubscriptionTokenClaims`."""
-        return self._sign(claims(SUBSCRIPTION).build(
+        return self._sign(self._subscription.build(
             {"user_id": principal.user_id, "requested_channel": channel, **self._times()}))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+
+from envoy_events_kit.names import hint
 
 from ..api.errors import ApiError, invalid_request
 from ..api.responses import no_content
@@ -89,7 +90,7 @@ def get_mock_state() -> Response:
 def put_organisation(org_id: str) -> Response:
     _checked_path(org_id=org_id)
     body = _checked_body()
-    return jsonify(_org_json(current().set_provisioned(org_id, body["provisioned"])))
+    return jsonify(_org_json(current().store.set_provisioned(org_id, body["provisioned"])))
 
 
 def list_webhook_endpoints(org_id: str) -> Response:
@@ -123,7 +124,7 @@ def create_webhook_endpoint(org_id: str) -> Response:
 
 def delete_webhook_endpoint(org_id: str, endpoint_id: str) -> Response:
     _checked_path(org_id=org_id, endpoint_id=endpoint_id)
-    if not current().delete_endpoint(org_id, endpoint_id):
+    if not current().store.delete_endpoint(org_id, endpoint_id):
         raise _not_found(f"No webhook endpoint {endpoint_id} in {org_id}.")
     return no_content()
 
@@ -228,9 +229,8 @@ def play_scenario(name: str) -> Response:
         playback = player.play(name, loop=body.get("loop", False))
     except KeyError:
         known = sorted({*BUNDLED, *player.known})
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise _not_found(f"No scenario {name!r}.{hint} Known: {', '.join(known)}.") from None
+        raise _not_found(f"No scenario {name!r}.{hint(name, known)} "
+                         f"Known: {', '.join(known)}.") from None
     response = jsonify(playback.as_json())
     response.status_code = 202
     return response

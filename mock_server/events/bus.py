@@ -9,15 +9,17 @@ dispatcher) in the order they were added.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import threading
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from ksuid import Ksuid
+
+from envoy_events_kit.names import hint
 
 from ..api.channels import parse
 from ..api.errors import ApiError, invalid_request
@@ -52,9 +54,7 @@ class EventCatalogue:
             return self.types[name]
         except KeyError:
             known = sorted(self.types)
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise invalid_request(f"Unknown event type {name!r}.{hint} "
+            raise invalid_request(f"Unknown event type {name!r}.{hint(name, known)} "
                                   f"The spec declares: {', '.join(known)}.") from None
 
 
@@ -143,11 +143,13 @@ class EventBus:
         if problem:
             raise invalid_request(f"Invalid {kind.name} event: {problem}")
 
-    def organisation_off(self, org_id: str) -> None:
-        """Tell every sink that `org_id` was deprovisioned."""
-        users = self._store.user_ids(org_id)
-        for sink in self._sinks:
-            sink.organisation_off(org_id, users)
+    def organisations_off(self, org_ids: Iterable[str]) -> None:
+        """Tell every sink that these organisations were turned off (the store calls this
+        for every change that turns one off: deprovision, snapshot, state file, reset)."""
+        for org_id in org_ids:
+            users = self._store.user_ids(org_id)
+            for sink in self._sinks:
+                sink.organisation_off(org_id, users)
 
     def history(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -178,9 +180,8 @@ class EventBus:
         parsed = parse(channel)
         known = self._store.fixtures.namespaces
         if parsed.namespace not in known:
-            close = difflib.get_close_matches(parsed.namespace, sorted(known), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise invalid_request(f"Unknown namespace {parsed.namespace!r}.{hint} "
+            raise invalid_request(f"Unknown namespace {parsed.namespace!r}."
+                                  f"{hint(parsed.namespace, known)} "
                                   f"The fixtures define: {', '.join(sorted(known))}.")
         if parsed.namespace != kind.namespace:
             raise invalid_request(f"{kind.name} events belong to the {kind.namespace!r} "

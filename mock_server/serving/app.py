@@ -32,7 +32,7 @@ def create_app(settings: Settings | dict[str, Any] | None = None) -> Flask:
         settings = replace(Settings(), **settings)
     state = state_module.build(settings)
     if settings.state_file is not None:
-        persistence.attach(state.store, settings.state_file)
+        state.state_file = persistence.attach(state.store, settings.state_file)
 
     app = Flask(__name__)
     app.session_interface = _NoSessions()

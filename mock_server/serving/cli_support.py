@@ -42,6 +42,11 @@ def banner(server: MockServer) -> str:
                       f"{state.realtime.websocket_url}",
                   "  connect with a connection token; publish with "
                   f"POST {server.url}/__mock__/events"]
+    if state.state_file is not None:
+        lines += ["", f"State: {state.state_file.path} (--state-file) wins over the fixtures "
+                      "for organisations, webhook endpoints and created principals; "
+                      "POST /__mock__/reset goes back to the fixtures."]
+        lines += [f"  {note}" for note in state.state_file.notes]
     lines += ["", "Control API: " + server.url + "/__mock__/state   Ctrl-C stops."]
     return "\n".join(lines)
 

@@ -9,10 +9,10 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from envoy_events_kit.documents import LOADER, load_yaml
 from envoy_events_kit.names import did_you_mean
 
 from ..api.tokens import parse_instant
-from ..cache import load_yaml
 from ..events.webhooks.endpoints import secret_problem
 from ..spec import Spec, first_error
 from .model import Organisation, Principal, WebhookEndpoint
@@ -85,7 +85,6 @@ _SCHEMA: dict[str, Any] = {
     },
 }
 _VALIDATOR = Draft202012Validator(_SCHEMA)
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # C parser: faster start-up
 
 
 class FixturesError(ValueError):
@@ -113,7 +112,7 @@ def load(path: Path, spec: Spec) -> Fixtures:
     """Parse `path`; raise FixturesError naming the file and field on any problem."""
     path = Path(path)
     try:
-        data = load_yaml(path.read_text(encoding="utf-8").encode(), _Loader)
+        data = load_yaml(path.read_text(encoding="utf-8").encode(), LOADER)
     except OSError as exc:
         raise FixturesError(f"{path}: cannot read the fixtures file ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:

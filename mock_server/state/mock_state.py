@@ -42,6 +42,8 @@ class MockState:
     scenarios: ScenarioPlayer
     #: The running Centrifugo stand-in (`--realtime`), else None.
     realtime: Any = None
+    #: The `--state-file` in use (`persistence.StateFile`), else None.
+    state_file: Any = None
 
     def reset(self) -> None:
         """Back to the fixtures: state, clock, journal, faults and published events."""
@@ -51,21 +53,6 @@ class MockState:
         self.faults.clear()
         self.scenarios.stop_all()
         self.events.reset()
-
-    def set_provisioned(self, org_id: str, provisioned: bool) -> Any:
-        """(De)provision; deprovisioning also tells every event sink (realtime disconnects
-        the organisation's users, webhooks cancel what is still on its way)."""
-        org = self.store.set_provisioned(org_id, provisioned)
-        if not provisioned:
-            self.events.organisation_off(org_id)
-        return org
-
-    def delete_endpoint(self, org_id: str, endpoint_id: str) -> bool:
-        """Delete a webhook endpoint and cancel what is still queued for it (its retries)."""
-        deleted = self.store.delete_endpoint(org_id, endpoint_id)
-        if deleted:
-            self.webhooks.endpoint_off(endpoint_id)
-        return deleted
 
     def start_realtime(self, host: str = "127.0.0.1",
                        on_exit: Callable[[str], None] | None = None) -> None:
@@ -125,6 +112,8 @@ def build(settings: Settings) -> MockState:
                                  settings.allowed_webhook_hosts, settings.webhook_timeout_s,
                                  clock, settings.webhook_log_size, settings.webhook_log_bytes)
     events.add_sink(webhooks)
+    store.on_organisations_off = events.organisations_off
+    store.on_endpoints_off = webhooks.endpoints_off
     scenarios = ScenarioPlayer(events)
     if settings.scenario:
         scenarios.add(load_scenario(settings.scenario, events))

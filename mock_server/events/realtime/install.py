@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from ...cache import cache_root
+from envoy_events_kit.documents import cache_root
 
 CENTRIFUGO_VERSION = "6.9.1"
 MODULE = "github.com/centrifugal/centrifugo/v6"

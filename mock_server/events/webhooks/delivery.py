@@ -21,7 +21,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -184,9 +184,11 @@ class WebhookDispatcher:
         """Deprovisioned: every pending delivery of the organisation is cancelled."""
         self._cancel(lambda d: d.organisation == org_id)
 
-    def endpoint_off(self, endpoint_id: str) -> None:
-        """The endpoint was deleted: its pending deliveries (queued retries) are cancelled."""
-        self._cancel(lambda d: d.endpoint_id == endpoint_id)
+    def endpoints_off(self, endpoint_ids: Iterable[str]) -> None:
+        """The endpoints were deleted: their pending deliveries (queued retries) are
+        cancelled."""
+        gone = set(endpoint_ids)
+        self._cancel(lambda d: d.endpoint_id in gone)
 
     def _cancel(self, which: Callable[[Delivery], bool]) -> None:
         with self._lock:

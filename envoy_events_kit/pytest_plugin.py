@@ -1,7 +1,9 @@
-"""pytest11 entry point of envoy-events-kit.
+"""The pytest plugin (pytest11 entry point) of envoy-events-kit: a room of its own.
 
 Defines, once, the `--events-*` options shared by the integration-suite fixtures and the
-contract suite. Fixtures for integration suites live here too (kept few and short).
+contract suite (`contract_tests/`, which only reads them), and the few short fixtures an
+integration suite gets: `events_mock`, `events_realtime`, `events_webhook_receiver`,
+`events_base_url`, `events_token`. The logic lives in `mock_server` (EventsMock).
 """
 
 from __future__ import annotations
