@@ -368,6 +368,32 @@ def test_receivers_that_trickle_their_answer_do_not_hold_the_workers_past_the_de
         assert slow1.requests == slow2.requests == 1
 
 
+def trickle_tls(conn: socket.socket, stop: threading.Event) -> None:
+    """A TLS handshake record announced 16 KiB long, then one byte of it every 50 ms."""
+    conn.sendall(b"\x16\x03\x03\x40\x00")
+    while not stop.wait(0.05):
+        conn.sendall(b"\x00")
+
+
+class RawTLSReceiver(RawReceiver):
+    """A RawReceiver whose peer speaks first (a TLS client does), so it answers at once."""
+
+    def _one(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            self._answer(conn, self.stop)
+
+
+def test_a_tls_handshake_that_trickles_is_cut_at_the_deadline_too():
+    with EventsMock.start({"webhook_retry_schedule": (0.0,), "webhook_timeout_s": 1.0}) as mock, \
+            RawTLSReceiver(trickle_tls) as slow:
+        endpoint = mock.add_webhook_endpoint(ACME, slow.url.replace("http:", "https:"))
+        mock.publish("shipment.updated", SHIPMENT, organisation=ACME)
+        row = wait_until(lambda: mock.deliveries(endpoint=endpoint["id"], status="failed"))[0]
+        (attempt,) = row["attempts"]
+        assert attempt["error"] == "no answer within 1 s"
+        assert 1000 <= attempt["latency_ms"] < 2000
+
+
 def test_only_the_first_64_kib_of_an_answer_are_read_and_the_cut_is_recorded():
     with EventsMock.start({"webhook_retry_schedule": (0.0,), "webhook_timeout_s": 2.0}) as mock, \
             RawReceiver(endless_body) as talker:
