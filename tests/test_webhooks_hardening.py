@@ -384,6 +384,8 @@ class RawTLSReceiver(RawReceiver):
 
 
 def test_a_tls_handshake_that_trickles_is_cut_at_the_deadline_too():
+    # Not a finding (CPython bounds a whole handshake by the socket timeout): it guards the
+    # https path of the mock's own transport.
     with EventsMock.start({"webhook_retry_schedule": (0.0,), "webhook_timeout_s": 1.0}) as mock, \
             RawTLSReceiver(trickle_tls) as slow:
         endpoint = mock.add_webhook_endpoint(ACME, slow.url.replace("http:", "https:"))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import http.client
-import select
 import socket
 import ssl
 import time
@@ -143,22 +142,17 @@ def _connect(addresses: list[tuple[int, tuple[Any, ...]]], deadline: float) -> s
 
 
 def _tls(sock: socket.socket, host: str, deadline: float) -> socket.socket:
-    """TLS over `sock`, the handshake too within the deadline (a non-blocking handshake, so
-    a peer that trickles it cannot stretch it)."""
+    """TLS over `sock`. The handshake gets the time left: CPython bounds a whole handshake
+    by the socket's timeout (not each read of it)."""
     tls = _tls_context().wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
     try:
         tls.deadline = deadline  # type: ignore[attr-defined]
-        tls.setblocking(False)
-        while True:
-            try:
-                tls.do_handshake()
-                return tls
-            except (ssl.SSLWantReadError, ssl.SSLWantWriteError) as want:
-                left = deadline - time.monotonic()
-                reading = isinstance(want, ssl.SSLWantReadError)
-                if left <= 0 or not any(select.select([tls] if reading else [],
-                                                      [] if reading else [tls], [], left)):
-                    raise DeadlinePassed("no TLS handshake before the deadline") from None
+        tls._arm()  # type: ignore[attr-defined]
+        try:
+            tls.do_handshake()
+        except TimeoutError:
+            raise DeadlinePassed("no TLS handshake before the deadline") from None
+        return tls
     except BaseException:
         tls.close()
         raise
