@@ -58,6 +58,9 @@ class Settings:
             raise ConfigError(f"the signing secret must be at least {MIN_SECRET_BYTES} bytes")
         if self.token_ttl <= 0:
             raise ConfigError("the token TTL must be a positive number of seconds")
+        if self.webhook_log_size < 1 or self.webhook_log_bytes < 1:
+            raise ConfigError("the delivery log's bounds (webhook_log_size, webhook_log_bytes) "
+                              "must be positive")
         object.__setattr__(self, "fixtures_path", Path(self.fixtures_path))
         if self.state_file is not None:
             object.__setattr__(self, "state_file", Path(self.state_file))

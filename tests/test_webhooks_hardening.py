@@ -456,6 +456,12 @@ def test_pending_deliveries_are_never_dropped_a_full_log_refuses_new_ones_and_sa
         assert log["dropped"] == 4 and log["refused"] == 2
 
 
+@pytest.mark.parametrize("bound", ["webhook_log_size", "webhook_log_bytes"])
+def test_the_log_bounds_must_be_positive(bound):
+    with pytest.raises(ConfigError, match=bound):
+        EventsMock.start({bound: 0})
+
+
 def test_the_log_is_bounded_in_bytes_too():
     big = {**ORDER, "note": "x" * 3000}
     settings = {"webhook_retry_schedule": (0.0,), "webhook_log_bytes": 20_000}
