@@ -134,6 +134,7 @@ def test_urls_that_parsers_read_differently_are_refused(url, why):
         assert response.status_code == 400, response.text
         assert response.json()["error"]["code"] == "invalid_request"
         assert why in response.json()["error"]["message"]
+        assert "user:secret" not in response.text  # a password in a URL is not echoed
         assert mock.webhook_endpoints(ACME)[-1]["url"] != url
 
 

@@ -24,6 +24,7 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NUMERIC_HOST = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?$", re.I)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _LOOPBACK = ipaddress.ip_address("127.0.0.1")
+_USERINFO = re.compile(r"^([^:/?#]*:?/*)[^@/?#]*@")
 
 
 class Blocked(ValueError):
@@ -54,33 +55,39 @@ class Target:
         return host if self.port == _DEFAULT_PORTS[self.scheme] else f"{host}:{self.port}"
 
 
+def shown(url: str) -> str:
+    """`url` for a message: anything before an `@` in it masked (it may be a password)."""
+    return repr(_USERINFO.sub(r"\1***@", url))
+
+
 def parse(url: str) -> Target:
     """One parse of `url`; Blocked when it is not a plain http(s) URL."""
     if not isinstance(url, str) or not url:
         raise Blocked(f"{url!r} is not a URL")
+    url_ = shown(url)
     if "\\" in url:
-        raise Blocked(f"{url!r} has a backslash: parsers disagree on where its host ends")
+        raise Blocked(f"{url_} has a backslash: parsers disagree on where its host ends")
     if any(not 0x21 <= ord(ch) <= 0x7E for ch in url):
-        raise Blocked(f"{url!r} has spaces, control or non-ASCII characters (write the host "
+        raise Blocked(f"{url_} has spaces, control or non-ASCII characters (write the host "
                       "in its ASCII form)")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise Blocked(f"{url!r} is not a URL (bad host or port)") from None
+        raise Blocked(f"{url_} is not a URL (bad host or port)") from None
     if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-        raise Blocked(f"{url!r} is not an http(s) URL")
+        raise Blocked(f"{url_} is not an http(s) URL")
     if "@" in parts.netloc:
-        raise Blocked(f"{url!r} has credentials (user@host): parsers disagree on them, the "
+        raise Blocked(f"{url_} has credentials (user@host): parsers disagree on them, the "
                       "mock does not send them")
     host = parts.hostname
     if "%" in host:
-        raise Blocked(f"{url!r}: an escaped or zoned host is not taken")
+        raise Blocked(f"{url_}: an escaped or zoned host is not taken")
     if parts.netloc.startswith("[") or ":" in host:
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
-            raise Blocked(f"{url!r} is not a URL (bad IPv6 address)") from None
+            raise Blocked(f"{url_} is not a URL (bad IPv6 address)") from None
     elif _NUMERIC_HOST.match(host):
         try:
             canonical = str(ipaddress.IPv4Address(host.rstrip(".")))
@@ -90,7 +97,7 @@ def parse(url: str) -> Target:
             raise Blocked(f"{host!r} is a numeric host in a form resolvers read differently: "
                           "write the address in dotted decimal (e.g. 127.0.0.1)")
     if port == 0:
-        raise Blocked(f"{url!r} has port 0")
+        raise Blocked(f"{url_} has port 0")
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
@@ -151,7 +158,7 @@ class Policy:
         where = literal if literal is not None else (
             _LOOPBACK if target.host == "localhost" else None)
         if where is not None and self.is_own(where, target.port):
-            return f"{url!r} is the mock itself"
+            return f"{shown(url)} is the mock itself"
         if target.host in self.allowed_hosts or target.host == "localhost":
             return None
         if literal is not None and is_loopback(literal):
