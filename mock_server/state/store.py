@@ -143,6 +143,14 @@ class Store:
     def principal(self, token: str) -> Principal | None:
         return self._principals.get(token)
 
+    def principals(self) -> list[Principal]:
+        """Fixture principals (by name), then created ones (in creation order)."""
+        with self._lock:
+            every = list(self._principals.values())
+        fixture = sorted((p for p in every if p.token in self.fixtures.principals),
+                         key=lambda p: p.name or "")
+        return fixture + [p for p in every if p.token not in self.fixtures.principals]
+
     def user_ids(self, org_id: str) -> list[str]:
         """Every user of the organisation the mock knows (fixtures and created principals)."""
         with self._lock:

@@ -207,14 +207,22 @@ class WebhookDispatcher:
             self._dropped = self._refused = self._errors = 0
 
     # -- control API ----------------------------------------------------------------------
-    def deliveries(self, **filters: str | None) -> list[dict[str, Any]]:
-        keys = {"organisation": "organisation", "endpoint": "endpoint_id", "event": "event_id",
-                "status": "status", "event_type": "event_type"}
+    def deliveries(self, limit: int | None = None, **filters: str | None) -> list[dict[str, Any]]:
+        """Oldest first; those matching every filter given, only the newest `limit` (found
+        from the newest end, so a page polling a long log reads only what it shows)."""
+        fields = {"organisation": lambda d: d.organisation, "endpoint": lambda d: d.endpoint_id,
+                  "event": lambda d: d.event_id, "status": lambda d: d.status,
+                  "event_type": lambda d: d.event_type}
+        wanted = [(fields[name], value) for name, value in filters.items() if value is not None]
+        rows: list[dict[str, Any]] = []
         with self._lock:
-            rows = [d.as_json() for d in self._deliveries.values()]
-        return [row for row in rows
-                if all(value is None or row[keys[name]] == value
-                       for name, value in filters.items())]
+            for delivery in reversed(self._deliveries.values()):
+                if all(field(delivery) == value for field, value in wanted):
+                    rows.append(delivery.as_json())
+                    if limit is not None and len(rows) >= limit:
+                        break
+        rows.reverse()
+        return rows
 
     def describe(self) -> dict[str, Any]:
         """Health and bounds, for `GET /__mock__/state`."""
@@ -262,6 +270,12 @@ class WebhookDispatcher:
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+
+    def armed_faults(self) -> list[dict[str, Any]]:
+        """The delivery faults still waiting, in the order they fire."""
+        with self._lock:
+            return [{"kind": f.kind, "remaining": f.times, "delay_ms": f.delay_ms,
+                     "event_type": f.event_type} for f in self._faults]
 
     def failing(self, endpoint_id: str) -> bool:
         return endpoint_id in self._failing
