@@ -68,12 +68,14 @@ def main() -> None:
               help="Port of the realtime server with --realtime (0: any free one).")
 @click.option("--webhook-retry-schedule", default="0,1,5", show_default=True,
               metavar="SECONDS,...|svix",
-              help="Seconds before each webhook delivery attempt; `svix` for Svix's real "
-                   "schedule (0,5,300,1800,7200,18000,36000,36000).")
+              help="Seconds before each webhook delivery attempt, on the mock's clock (a "
+                   "frozen clock holds retries until it is moved); `svix` for Svix's delays "
+                   "(0,5,300,1800,7200,18000,36000,36000).")
 @click.option("--allow-webhook-host", "allowed_webhook_hosts", multiple=True, metavar="HOST",
               help="Also deliver webhooks to HOST (repeatable); by default only to loopback.")
 @click.option("--webhook-timeout", default=5.0, show_default=True,
-              type=click.FloatRange(0.1, 60), help="Seconds a receiver has to answer.")
+              type=click.FloatRange(0.1, 60),
+              help="Seconds a webhook attempt may take in all (connect, headers and body).")
 @click.option("--scenario", metavar="FILE|NAME",
               help="Play a scenario of timed events once the mock serves: a YAML file, or a "
                    "bundled name (shipment-journey).")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,13 +64,19 @@ class Clock:
 
     def __init__(self, setting: str = "real") -> None:
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
         self.set(setting)
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` after every change (webhook retries are due on this clock)."""
+        self._listeners.append(listener)
 
     def set(self, setting: str) -> None:
         """`real` or an ISO-8601 instant (with its offset) in the clock's window to freeze at."""
         frozen = None if setting == "real" else parse_clock_instant(setting)
         with self._lock:
             self._frozen = frozen
+        self._moved()
 
     def advance(self, seconds: int) -> None:
         """Freeze at now + seconds; InstantError (nothing moves) when that leaves the window."""
@@ -84,6 +91,11 @@ class Clock:
                     f"advancing by {seconds} s would move the clock out of its window "
                     f"({format_instant(CLOCK_EARLIEST)} to {format_instant(CLOCK_LATEST)})")
             self._frozen = moved
+        self._moved()
+
+    def _moved(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     @property
     def mode(self) -> str:

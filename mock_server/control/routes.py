@@ -17,7 +17,7 @@ from ..api.responses import no_content
 from ..api.tokens import parse_clock_instant
 from ..events.realtime.browser_client import CLIENT_VERSION
 from ..events.scenarios import BUNDLED
-from ..events.webhooks.endpoints import url_problem
+from ..events.webhooks.delivery import STATUSES
 from ..spec import first_error
 from ..state.mock_state import MockState, current
 from ..state.model import Organisation, Principal, WebhookEndpoint
@@ -58,7 +58,8 @@ def _instant(text: str, field: str) -> datetime:
 def _endpoint_json(endpoint: WebhookEndpoint) -> dict[str, Any]:
     """With its secret: the control API is the one place that shows it."""
     body = asdict(endpoint)
-    body["event_types"] = list(endpoint.event_types) if endpoint.event_types else None
+    body["event_types"] = (list(endpoint.event_types)
+                           if endpoint.event_types is not None else None)
     body["failing"] = current().webhooks.failing(endpoint.id)
     return body
 
@@ -114,7 +115,8 @@ def get_mock_state() -> Response:
         realtime = {**state.realtime.describe(), "browser_client": browser_client_url(),
                     "browser_client_version": CLIENT_VERSION}
     return jsonify(organisations=[_org_json(o) for o in state.store.organisations()],
-                   clock=state.clock.describe(), realtime=realtime)
+                   clock=state.clock.describe(), webhooks=state.webhooks.describe(),
+                   realtime=realtime)
 
 
 def put_organisation(org_id: str) -> Response:
@@ -135,13 +137,16 @@ def create_webhook_endpoint(org_id: str) -> Response:
     _checked_path(org_id=org_id)
     body = _checked_body()
     state = current()
-    problem = url_problem(body["url"], state.webhooks.allowed_hosts)
+    problem = state.webhooks.policy.problem(body["url"])
     if problem:
         raise invalid_request(f"Invalid webhook endpoint URL: {problem}.")
     for event_type in body.get("event_types", []):
         state.events.catalogue.get(event_type)  # 400 with "did you mean" for a typo
-    endpoint = state.store.add_endpoint(org_id, body["url"], body.get("secret"),
-                                        body.get("event_types"))
+    try:
+        endpoint = state.store.add_endpoint(org_id, body["url"], body.get("secret"),
+                                            body.get("event_types"))
+    except ValueError as exc:  # a secret the signing library cannot use
+        raise invalid_request(f"Invalid request body: {exc}.") from exc
     if endpoint is None:
         raise _not_found(f"No organisation {org_id}.")
     response = jsonify(_endpoint_json(endpoint))
@@ -297,7 +302,7 @@ def clear_faults() -> Response:
 
 
 def list_deliveries() -> Response:
-    statuses = {"pending", "delivered", "failed", "cancelled", "blocked", "abandoned"}
+    statuses = set(STATUSES)
     status = request.args.get("status")
     if status is not None and status not in statuses:
         raise invalid_request(f"Unknown delivery status {status!r}: one of "
