@@ -2,9 +2,10 @@
 (`SCHEMATHESIS_HOOKS=control_fuzz_hooks`, set by benchmarks/fuzz.py --api control).
 
 Before each call the mock is reset and its visible state taken; a custom check then says a
-4xx changed nothing (state, published events, deliveries, journal, playing scenarios, and
-the id the next event gets). Every status is counted into $CONTROL_FUZZ_REPORT at exit, the
-witness fuzz.py prints. Run with one worker: the state is compared across the whole mock.
+4xx changed nothing (state, published events, deliveries, journal, playing scenarios,
+armed faults, principals, and the id the next event gets). Every status is counted into
+$CONTROL_FUZZ_REPORT at exit, the witness fuzz.py prints. Run with one worker: the state is
+compared across the whole mock.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from schemathesis.specs.openapi.formats import get_default_format_strategies
 URL = os.environ["CONTROL_FUZZ_URL"]
 REPORT = os.environ.get("CONTROL_FUZZ_REPORT")
 VISIBLE = ("/__mock__/snapshot", "/__mock__/events", "/__mock__/deliveries",
-           "/__mock__/journal", "/__mock__/scenarios")
+           "/__mock__/journal", "/__mock__/scenarios", "/__mock__/faults",
+           "/__mock__/principals")
 PROBE = {"type": "order.updated", "organisation": "org_26ZZVNs2QURl4yY6owPARekUbMa",
          "data": {"id": "ord_2iHViqpO8v81j2e1nrpWkRuVfmo", "status": "created", "lines": 2}}
 

@@ -31,7 +31,8 @@ STATE = APP.extensions["envoy_events_mock"]
 CLIENT = APP.test_client()
 #: Everything a refused call must leave as it was; each GET is itself part of the spec.
 VISIBLE = ("/__mock__/snapshot", "/__mock__/events", "/__mock__/deliveries",
-           "/__mock__/journal", "/__mock__/scenarios")
+           "/__mock__/journal", "/__mock__/scenarios", "/__mock__/faults",
+           "/__mock__/principals")
 #: Not positive_data_acceptance: data the schema admits can still be refused with a 400 for
 #: what a schema cannot say (an unknown event type, a webhook URL that is not loopback, an
 #: instant out of the clock's window), and that check accepts no 400 at all.
