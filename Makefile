@@ -100,6 +100,7 @@ bench: $(STAMP) realtime interop-tools  ## mock vs baselines vs Prism (throughpu
 	$(BIN)/python benchmarks/webhooks_burst.py
 	$(BIN)/python benchmarks/consumer_startup.py
 	$(BIN)/python benchmarks/first_request.py
+	$(BIN)/python benchmarks/proxy_overhead.py
 
 fuzz: $(STAMP)  ## Schemathesis CLI, all checks, >= 10,000 requests against the strict mock
 	$(BIN)/python benchmarks/fuzz.py $(FUZZ_ARGS)

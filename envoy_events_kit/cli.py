@@ -210,5 +210,47 @@ def contract(base_url: str | None, realtime_url: str | None, token: str | None,
                  junit_xml=junit_xml, extra=pytest_args))
 
 
+@main.command(short_help="A validating proxy in front of a deployment (or the mock).")
+@click.option("--upstream", required=True, envvar="ENVOY_EVENTS_UPSTREAM", show_envvar=True,
+              metavar="URL", help="Where requests go, e.g. https://api.staging.example.com.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8081, show_default=True, type=click.IntRange(0, 65535),
+              help="Port (0: any free one; the banner shows which).")
+@click.option("--errors", is_flag=True,
+              help="Turn an answer that breaks the contract into a 502 naming the rule.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              metavar="DIR", help="On stop, write proxy-report.json, proxy-report.md and "
+                                  "proxy-junit.xml here.")
+@click.option("--jwt-secret", envvar="ENVOY_EVENTS_JWT_SECRET", show_envvar=True,
+              help="The upstream's HS256 secret, to verify token signatures (else unchecked).")
+@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds the upstream has to answer each request.")
+@click.option("--server", "server_name", type=click.Choice(["waitress", "granian"]),
+              default="waitress", show_default=True,
+              help="HTTP server: waitress streams large answers; granian sends them whole.")
+@click.option("--threads", type=click.IntRange(1, 256), help="Requests handled at once "
+              "(default 8).")
+@click.option("--allow-host", "allowed_hosts", multiple=True, metavar="HOST",
+              help="Also answer requests whose Host is HOST (default: loopback names and "
+                   "addresses only, against DNS rebinding).")
+@click.option("--quiet", is_flag=True, help="Do not print each violation as it happens.")
+def proxy(upstream: str, host: str, port: int, errors: bool, report_dir: Path | None,
+          jwt_secret: str | None, timeout: float, server_name: str, threads: int | None,
+          allowed_hosts: tuple[str, ...], quiet: bool) -> None:
+    """Forward everything to UPSTREAM and judge each request and answer against the spec.
+
+    Point a frontend, an e2e suite or curl at the proxy instead of the API. Answers that
+    break the contract carry `x-contract-violations: <count>; <rules>`; requests outside the
+    spec carry `x-contract-request-problems`. GET /__proxy__/report shows the findings so
+    far by rule (tokens redacted); Ctrl-C prints them. Exits 1 if a violation was seen.
+    """
+    from envoy_events_kit.proxy.cli import run_proxy
+
+    sys.exit(run_proxy(upstream=upstream, host=host, port=port, errors=errors,
+                       report_dir=report_dir, jwt_secret=jwt_secret, timeout=timeout,
+                       server_name=server_name, threads=threads,
+                       allowed_hosts=allowed_hosts, quiet=quiet))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
