@@ -252,5 +252,50 @@ def proxy(upstream: str, host: str, port: int, errors: bool, report_dir: Path | 
                        allowed_hosts=allowed_hosts, quiet=quiet))
 
 
+@main.command(short_help="Ask a deployment and a mock that mirrors it the same questions.")
+@click.option("--base-url", required=True, envvar="ENVOY_EVENTS_BASE_URL", show_envvar=True,
+              help="The deployment to compare with the mock.")
+@click.option("--token", required=True, envvar="ENVOY_EVENTS_TOKEN", show_envvar=True,
+              help="Bearer token of the caller to mirror (never printed).")
+@click.option("--admin-token", envvar="ENVOY_EVENTS_ADMIN_TOKEN", show_envvar=True,
+              help="Bearer token of a principal with the provisioning scope.")
+@click.option("--expired-token", envvar="ENVOY_EVENTS_EXPIRED_TOKEN", show_envvar=True,
+              help="An expired bearer token (adds the expired-token request).")
+@click.option("--allow-destructive", is_flag=True,
+              help="Permit provision/deprovision on the target (deprovision deletes its "
+                   "webhook endpoints); needs --admin-token. The organisation ends as found.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              metavar="DIR", help="Write parity-report.md, parity-report.json and "
+                                  "parity-junit.xml here.")
+@click.option("--write-fixtures", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE", help="Also write the mirrored fixtures (for `envoy-events mock "
+                                   "--fixtures FILE`): the target's ids, generated tokens.")
+@click.option("--rate-limit", help="Requests per second against the target (default 10/s).")
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1),
+              help="Per-request timeout in seconds.")
+def parity(base_url: str, token: str, admin_token: str | None, expired_token: str | None,
+           allow_destructive: bool, report_dir: Path | None, write_fixtures: Path | None,
+           rate_limit: str | None, timeout: float) -> None:
+    """Learn who TOKEN is on BASE_URL, start the mock with fixtures that mirror it, send
+    the same requests to both and report every difference by rule (tokens redacted).
+
+    Exits 0 when the two agree, 1 when they differ, 3 when a side could not be checked.
+    Read-only unless --allow-destructive."""
+    from envoy_events_kit.parity.runner import ParityOptions, run, summary, write_reports
+
+    if allow_destructive and not admin_token:
+        raise click.UsageError("--allow-destructive needs --admin-token")
+    options = ParityOptions(base_url=base_url, token=token, admin_token=admin_token,
+                            expired_token=expired_token, allow_destructive=allow_destructive,
+                            rate_limit=rate_limit, timeout=timeout, report_dir=report_dir,
+                            write_fixtures=write_fixtures)
+    result = run(options, echo=click.echo)
+    click.echo(summary(result, options))
+    if report_dir is not None:
+        for path in write_reports(result, options, report_dir):
+            click.echo(f"wrote {path}")
+    sys.exit(result.exit_code)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
