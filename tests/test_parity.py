@@ -257,3 +257,19 @@ def test_the_foreign_ids_of_the_probes_are_valid_ids() -> None:
     spec = Spec(spec_path())
     assert first_error(spec.component("OrganisationId"), FOREIGN_ORG) is None
     assert first_error(spec.component("UserId"), FOREIGN_USER) is None
+
+
+def test_claim_arrays_are_compared_without_order() -> None:
+    """The order of `channels` is not in the spec; their set is."""
+    import jwt
+
+    from envoy_events_kit.parity.compare import Answer, compare
+
+    def answer(channels: list[str]) -> Answer:
+        token = jwt.encode({"sub": ADA, "channels": channels, "iat": 1, "exp": 2}, "k" * 32)
+        return Answer(200, "application/json", b'{"token": "%s"}' % token.encode(), False, 0)
+
+    a, b = f"orders:{ACME}", f"shipments:{ACME}"
+    assert compare("getConnectionToken", answer([a, b]), answer([b, a])) == []
+    differences = compare("getConnectionToken", answer([a, b]), answer([a]))
+    assert [d.rule for d in differences] == ["token-claims"]

@@ -92,6 +92,15 @@ def _token_parts(body: Any) -> tuple[Any, Any] | None:
         return None
 
 
+def _unordered(value: Any) -> Any:
+    """Arrays compared as multisets: the spec gives the order of no claim's items."""
+    if isinstance(value, list):
+        return sorted((_unordered(item) for item in value), key=_show)
+    if isinstance(value, dict):
+        return {key: _unordered(item) for key, item in value.items()}
+    return value
+
+
 def _show(value: Any) -> str:
     return json.dumps(value, sort_keys=True) if value is not None else "absent"
 
@@ -144,7 +153,7 @@ def _compare_tokens(operation: str, theirs: Any, ours: Any,
     skip = {schema.path_of(name)[0] for name in TIME_CLAIMS}
     t_claims = t_claims if isinstance(t_claims, dict) else {}
     for name in sorted((set(t_claims) | set(m_claims)) - skip):
-        if t_claims.get(name) != m_claims.get(name):
+        if _unordered(t_claims.get(name)) != _unordered(m_claims.get(name)):
             found.append(Difference("token-claims", f"claim {name}: target "
                                     f"{_show(t_claims.get(name))}, mock "
                                     f"{_show(m_claims.get(name))}"))
