@@ -233,10 +233,13 @@ def contract(base_url: str | None, realtime_url: str | None, token: str | None,
 @click.option("--allow-host", "allowed_hosts", multiple=True, metavar="HOST",
               help="Also answer requests whose Host is HOST (default: loopback names and "
                    "addresses only, against DNS rebinding).")
+@click.option("--compare-mock", is_flag=True,
+              help="Also ask an in-process mock that mirrors each caller (learned from its "
+                   "first connection token) and report how its answers differ.")
 @click.option("--quiet", is_flag=True, help="Do not print each violation as it happens.")
 def proxy(upstream: str, host: str, port: int, errors: bool, report_dir: Path | None,
           jwt_secret: str | None, timeout: float, server_name: str, threads: int | None,
-          allowed_hosts: tuple[str, ...], quiet: bool) -> None:
+          allowed_hosts: tuple[str, ...], compare_mock: bool, quiet: bool) -> None:
     """Forward everything to UPSTREAM and judge each request and answer against the spec.
 
     Point a frontend, an e2e suite or curl at the proxy instead of the API. Answers that
@@ -249,7 +252,7 @@ def proxy(upstream: str, host: str, port: int, errors: bool, report_dir: Path | 
     sys.exit(run_proxy(upstream=upstream, host=host, port=port, errors=errors,
                        report_dir=report_dir, jwt_secret=jwt_secret, timeout=timeout,
                        server_name=server_name, threads=threads,
-                       allowed_hosts=allowed_hosts, quiet=quiet))
+                       allowed_hosts=allowed_hosts, quiet=quiet, compare_mock=compare_mock))
 
 
 @main.command(short_help="Ask a deployment and a mock that mirrors it the same questions.")

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 import requests
-from broken_servers import serve
 
 from envoy_events_kit.parity import ParityOptions, run
 from envoy_events_kit.parity.runner import summary
 from envoy_events_kit.proxy import ProxyApp, ProxyServer, Validator
 from tests.independent_server import BOSS, CALLER, ORG, SECRET, TOKENS, IndependentServer
+from tests.served import serve
 
 CALLER_TOKEN, BOSS_TOKEN, EXPIRED_TOKEN = TOKENS
 

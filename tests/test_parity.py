@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from broken_servers import MUTANTS, serve
+from broken_servers import MUTANTS
 from broken_servers.base import ADMIN, EXPIRED, Broken
 from envoy_events_kit.mock_server import MockServer, create_app
 
@@ -24,6 +24,7 @@ from envoy_events_kit.net import free_port
 from envoy_events_kit.parity import ParityOptions, run
 from envoy_events_kit.parity.runner import markdown, summary, write_reports
 from tests.conftest import ACME, ADA, GLOBEX, OTHER_ORG, READER, RITA
+from tests.served import serve
 
 ENVOY_EVENTS = Path(sys.executable).parent / "envoy-events"
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")

@@ -21,13 +21,14 @@ from typing import Any
 
 import pytest
 import requests
-from broken_servers import MUTANTS, serve
+from broken_servers import MUTANTS
 from broken_servers.base import ADMIN, DEV_SECRET, EXPIRED, Broken
 from envoy_events_kit.mock_server import MockServer, create_app
 from werkzeug.wrappers import Request, Response
 
 from envoy_events_kit.proxy import ProxyApp, ProxyServer, Validator
 from tests.conftest import ACME, ADA, READER, RITA
+from tests.served import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 ENVOY_EVENTS = Path(sys.executable).parent / "envoy-events"
@@ -57,12 +58,13 @@ def proxied(upstream_url: str, **options: Any) -> ProxyServer:
     return ProxyServer(ProxyApp(upstream_url, **options)).start()
 
 
-@pytest.fixture
-def recorded():
-    """The mock (real clock), wrapped by a recorder, behind a proxy."""
+@pytest.fixture(params=[False, True], ids=["proxy", "proxy --compare-mock"])
+def recorded(request: pytest.FixtureRequest):
+    """The mock (real clock), wrapped by a recorder, behind a proxy (also comparing its
+    answers with a mirrored mock's: none may differ)."""
     recorder = Recorder(create_app({"clock": "real"}))
     served = serve(recorder)
-    proxy = proxied(served.url)
+    proxy = proxied(served.url, compare_mock=request.param)
     try:
         yield proxy, recorder, served
     finally:
@@ -73,7 +75,10 @@ def recorded():
 def report(proxy: ProxyServer) -> dict[str, Any]:
     answer = requests.get(f"{proxy.url}/__proxy__/report", timeout=10)
     assert answer.status_code == 200
-    return answer.json()
+    data = answer.json()
+    if proxy.app.mirror is not None:
+        assert data["difference_count"] == 0, data["differences"]
+    return data
 
 
 def violation_rules(data: dict[str, Any]) -> set[str]:
@@ -101,6 +106,8 @@ def test_readme_curl_walkthrough_through_the_proxy_has_no_violation(recorded) ->
     control = sum(1 for seen in recorder.seen if seen["path"].startswith("/__mock__/"))
     assert data["judged"] == calls - control and data["not_in_spec"] == control
     assert data["violation_count"] == 0, data["violations"]
+    if proxy.app.mirror is not None:  # the admin's calls, deprovision and provision included
+        assert data["compared_with_mock"] >= 8
     # The walk-through's deliberate mistakes are the client's, not the server's.
     assert {p["rule"] for p in data["request_problems"]} == {
         "request-no-bearer", "request-query-400"}
@@ -397,6 +404,30 @@ def test_cli_refuses_a_non_http_upstream() -> None:
     done = subprocess.run([str(ENVOY_EVENTS), "proxy", "--upstream", "ftp://x", "--port", "0"],
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "is not an http(s) URL" in done.stderr
+
+
+def test_compare_mock_finds_what_the_spec_alone_cannot() -> None:
+    """A 401 where the mock says 403 fits the spec (401 is a documented status), so only the
+    mirrored mock shows it; the header says so, the report groups it by rule."""
+    served = serve(MUTANTS["401-instead-of-403"](create_app({"clock": "real"})))
+    proxy = proxied(served.url, compare_mock=True)
+    try:
+        frontend_traffic(proxy.url)
+        answer = requests.get(f"{proxy.url}{SUBSCRIPTION}", timeout=10,
+                              params={"channel": f"shipments:{ACME}#{RITA}"},
+                              headers={"Authorization": f"Bearer {ADMIN}"})
+        data = requests.get(f"{proxy.url}/__proxy__/report", timeout=10).json()
+    finally:
+        proxy.stop()
+        served.stop()
+    assert answer.status_code == 401 and "x-contract-violations" not in answer.headers
+    assert answer.headers["x-contract-differences"] == "1; status"
+    assert data["violation_count"] == 0
+    status = next(d for d in data["differences"] if d["rule"] == "status")
+    assert "getSubscriptionToken: target 401, mock 403" in status["details"]
+    assert status["request"].endswith("(Authorization: Bearer [redacted])")
+    # Bearers the proxy never saw take a connection token are not compared.
+    assert data["compared_with_mock"] == 13
 
 
 def test_mock_server_is_unaffected_by_a_stopped_proxy() -> None:

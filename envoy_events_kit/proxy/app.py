@@ -35,6 +35,7 @@ MAX_REQUEST_BODY = 16 * 1024 * 1024
 REPORT_PATH = "/__proxy__/report"
 VIOLATIONS_HEADER = "x-contract-violations"
 REQUEST_PROBLEMS_HEADER = "x-contract-request-problems"
+DIFFERENCES_HEADER = "x-contract-differences"
 #: RFC 9110 hop-by-hop fields (and Host, which names the proxy, not the upstream).
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-connection",
                          "proxy-authorization", "te", "trailer", "trailers",
@@ -48,6 +49,9 @@ class ProxyReport:
 
     violations: Tally = field(default_factory=Tally)
     request_problems: Tally = field(default_factory=Tally)
+    #: With --compare-mock: how the mirrored mock's answers differed.
+    differences: Tally | None = None
+    compared: int = 0
     requests: int = 0
     judged: int = 0
     not_in_spec: int = 0
@@ -66,10 +70,15 @@ class ProxyReport:
             counts = {"requests": self.requests, "judged": self.judged,
                       "not_in_spec": self.not_in_spec, "streamed_unjudged_body": self.streamed,
                       "upstream_errors": self.upstream_errors}
-        return {**counts, "violation_count": self.violations.total,
+        data = {**counts, "violation_count": self.violations.total,
                 "violations": self.violations.as_list(),
                 "request_problem_count": self.request_problems.total,
                 "request_problems": self.request_problems.as_list()}
+        if self.differences is not None:
+            data.update(compared_with_mock=self.compared,
+                        difference_count=self.differences.total,
+                        differences=self.differences.as_list())
+        return data
 
     def summary(self) -> str:
         data = self.as_dict()
@@ -80,6 +89,9 @@ class ProxyReport:
                             self.violations.rules(), "none")
         lines += text_lines("requests outside the spec (the client's)",
                             self.request_problems.rules(), "none")
+        if self.differences is not None:
+            lines += text_lines(f"differences from the mirrored mock ({self.compared} "
+                                "requests compared)", self.differences.rules(), "none")
         return "\n".join(lines)
 
     def markdown(self) -> str:
@@ -93,6 +105,10 @@ class ProxyReport:
         lines += markdown_table(self.violations.rules())
         lines += [f"## Requests outside the spec ({data['request_problem_count']})", ""]
         lines += markdown_table(self.request_problems.rules())
+        if self.differences is not None:
+            lines += [f"## Differences from the mirrored mock ({self.differences.total}; "
+                      f"{self.compared} requests compared)", ""]
+            lines += markdown_table(self.differences.rules())
         return "\n".join(lines)
 
     def write(self, directory: Path) -> list[Path]:
@@ -104,9 +120,10 @@ class ProxyReport:
                  directory / "proxy-junit.xml"]
         write_json(paths[0], self.as_dict())
         paths[1].write_text(self.markdown() + "\n", encoding="utf-8")
-        junit("envoy-events-proxy",
-              [(t.rule, t) for t in self.violations.rules()] or [("no violation", None)],
-              paths[2])
+        cases = [(t.rule, t) for t in self.violations.rules()] or [("no violation", None)]
+        if self.differences is not None:
+            cases += [(f"differs from the mock: {t.rule}", t) for t in self.differences.rules()]
+        junit("envoy-events-proxy", cases, paths[2])
         return paths
 
 
@@ -132,8 +149,8 @@ class ProxyApp:
 
     def __init__(self, upstream: str, *, validator: Validator | None = None,
                  errors: bool = False, timeout: float = 30.0, pool_size: int = 16,
-                 allowed_hosts: Iterable[str] = (), log: Callable[[str], None] | None = None
-                 ) -> None:
+                 allowed_hosts: Iterable[str] = (), log: Callable[[str], None] | None = None,
+                 compare_mock: bool = False) -> None:
         parts = urlsplit(upstream)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"--upstream {upstream!r} is not an http(s) URL")
@@ -145,11 +162,21 @@ class ProxyApp:
         self.validator = validator or Validator()
         self.errors = errors
         self.allowed_hosts = {h.lower() for h in allowed_hosts}
-        self.report = ProxyReport()
+        self.mirror = None
+        if compare_mock:
+            from .compare_mock import MockMirror
+
+            self.mirror = MockMirror()
+        self.report = self._new_report()
         self.log = log
+
+    def _new_report(self) -> ProxyReport:
+        return ProxyReport(differences=Tally() if self.mirror is not None else None)
 
     def close(self) -> None:
         self._pool.close()
+        if self.mirror is not None:
+            self.mirror.close()
 
     # -- WSGI ----------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -171,7 +198,7 @@ class ProxyApp:
                          ) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         if method == "DELETE":
-            self.report = ProxyReport()
+            self.report = self._new_report()
             start_response("204 No Content", [])
             return []
         if method not in ("GET", "HEAD"):
@@ -209,10 +236,13 @@ class ProxyApp:
         exchange = Exchange(method=method, path=path, query=query,
                             authorization=environ.get("HTTP_AUTHORIZATION"),
                             request_body=body, status=answer.status, headers=lower,
-                            body=None if streamed else _decoded(raw, lower))
+                            body=None if streamed else _decoded(raw, lower),
+                            request_content_type=environ.get("CONTENT_TYPE") or None)
         verdict = self.validator.judge(exchange)
         self._record(exchange, verdict, streamed or exchange.body is None)
-        extra = _annotations(verdict, lower)
+        compared = (self._compare(verdict.operation_id, exchange) if self.mirror is not None
+                    and verdict.operation_id and exchange.body is not None else [])
+        extra = _annotations(verdict, lower, compared)
         status = f"{answer.status} {answer.reason or _reason(answer.status)}"
         if self.errors and verdict.violations:
             _discard(answer, streamed)
@@ -227,6 +257,24 @@ class ProxyApp:
                                 ("Content-Length", str(len(raw)))])
         answer.release_conn()
         return [raw] if method != "HEAD" else []
+
+    def _compare(self, operation_id: str, exchange: Exchange) -> list[tuple[str, str]]:
+        """Ask the mirrored mock too; record and announce each difference."""
+        assert self.mirror is not None and self.report.differences is not None
+        differences = self.mirror.compare(operation_id, exchange,
+                                          self.validator.caller(exchange.bearer))
+        if differences is None:
+            return []
+        self.report.count(compared=1)
+        if not differences:
+            return []
+        described = describe_request(exchange.method, exchange.path, exchange.query,
+                                     exchange.request_body, exchange.authorization)
+        for difference in differences:
+            self.report.differences.add(difference.rule, f"{operation_id}: {difference.detail}",
+                                        described)
+        rules = ", ".join(dict.fromkeys(d.rule for d in differences))
+        return [(DIFFERENCES_HEADER, f"{len(differences)}; {rules}")]
 
     def _record(self, exchange: Exchange, verdict: Verdict, streamed: bool) -> None:
         if verdict.operation_id is None:
@@ -341,8 +389,9 @@ class _Stream:
         _discard(self._answer, not self._done)
 
 
-def _annotations(verdict: Verdict, upstream_headers: dict[str, str]) -> list[tuple[str, str]]:
-    extra = []
+def _annotations(verdict: Verdict, upstream_headers: dict[str, str],
+                 extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    extra = list(extra)
     for name, findings in ((VIOLATIONS_HEADER, verdict.violations),
                            (REQUEST_PROBLEMS_HEADER, verdict.request_problems)):
         if findings:

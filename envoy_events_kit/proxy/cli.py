@@ -27,6 +27,9 @@ def banner(server: ProxyServer) -> str:
              "  every request and answer is judged against the spec; answers that break it",
              f"  carry x-contract-violations{' and become 502s (--errors)' if app.errors else ''}",
              f"  report so far: {server.url}{REPORT_PATH}   Ctrl-C stops and prints it."]
+    if app.mirror is not None:
+        lines.insert(3, "  --compare-mock: each caller's requests are also put to a mock that "
+                        "mirrors it (x-contract-differences)")
     if not _is_loopback(server.host):
         lines.append(f"  WARNING: bound to {server.host}: other machines can send requests "
                      "through this proxy and read its report.")
@@ -35,12 +38,14 @@ def banner(server: ProxyServer) -> str:
 
 def run_proxy(*, upstream: str, host: str, port: int, errors: bool, report_dir: Path | None,
               jwt_secret: str | None, timeout: float, server_name: str,
-              threads: int | None, allowed_hosts: tuple[str, ...], quiet: bool) -> int:
+              threads: int | None, allowed_hosts: tuple[str, ...], quiet: bool,
+              compare_mock: bool = False) -> int:
     """Run in the foreground; one-line errors instead of tracebacks. Returns the exit status
     (0, or 1 when a violation was seen, so a CI step around an e2e suite can fail on it)."""
     try:
         app = ProxyApp(upstream, validator=Validator(secret=jwt_secret), errors=errors,
                        timeout=timeout, allowed_hosts=(*allowed_hosts, host),
+                       compare_mock=compare_mock,
                        log=None if quiet else lambda line: click.echo(line, err=True))
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -66,6 +66,7 @@ class Exchange:
     status: int
     headers: Mapping[str, str]  # lower-case names
     body: bytes | None
+    request_content_type: str | None = None
 
     @property
     def mimetype(self) -> str:
