@@ -28,7 +28,8 @@ BUNDLED = {"envoy_events_kit/openapi/events.yaml", "envoy_events_kit/openapi/moc
            "envoy_events_kit/fixtures/scenarios/shipment-journey.yaml",
            "envoy_events_kit/realtime_client.py", "envoy_events_kit/names.py",
            "envoy_events_kit/mock_server/events/realtime/process.py",
-           "envoy_events_kit/mock_server/events/webhooks/delivery.py"}
+           "envoy_events_kit/mock_server/events/webhooks/delivery.py",
+           "envoy_events_kit/proxy/app.py", "envoy_events_kit/parity/runner.py"}
 
 
 def _env() -> dict[str, str]:
