@@ -32,6 +32,7 @@ SECRETS = (ADMIN, READER, EXPIRED, OTHER_ORG)
 
 
 def destructive(url: str, token: str = ADMIN, **extra: Any) -> ParityOptions:
+    extra.setdefault("examples", 3)
     return ParityOptions(base_url=url, token=token, admin_token=ADMIN, expired_token=EXPIRED,
                          allow_destructive=True, **extra)
 
@@ -56,6 +57,23 @@ def test_read_only_run_against_the_mock_agrees_and_never_provisions(mock) -> Non
     assert not {"provisionEvents", "deprovisionEvents"} & set(journal(mock.url))
     assert result.assumptions()["getSubscriptionToken ?channel="] == "confirmed"
     assert result.assumptions()["NotProvisioned"] == "not checked"
+    generated = [o.probe for o in result.outcomes if o.probe.variant.startswith("generated")]
+    assert len(generated) == 50  # 10 per kind, Hypothesis-drawn for this caller
+
+
+def test_generated_requests_are_the_same_on_every_run(mock) -> None:
+    from envoy_events_kit.parity.generated import generated_probes
+
+    result = run(ParityOptions(base_url=mock.url, token=READER, examples=0),
+                 echo=lambda _: None)
+    assert result.exit_code == 0 and result.mirror is not None
+    first = generated_probes(result.mirror, 6)
+    assert first == generated_probes(result.mirror, 6) and len(first) == 30
+    kinds = {p.rule for p in first}
+    assert kinds == {"channel-own-granted", "channel-foreign-user-403",
+                     "channel-foreign-org-403", "channel-ungranted-namespace-403",
+                     "channel-malformed-400"}
+    assert {p.body is None for p in first} == {True, False}  # both forms
 
 
 def test_destructive_run_against_the_mock_agrees_and_leaves_it_as_found(mock) -> None:

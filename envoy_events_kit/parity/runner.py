@@ -36,6 +36,7 @@ from envoy_events_kit.contract_tests.target import (
 from envoy_events_kit.proxy.report import describe_request, junit, redact, write_json
 
 from .compare import Answer, Difference, compare
+from .generated import generated_probes
 from .mirror import ADMIN, CALLER, EXPIRED, Mirror, Principal
 from .probes import Probe, probes
 
@@ -60,6 +61,8 @@ class ParityOptions:
     timeout: float = 10.0
     report_dir: Path | None = None
     write_fixtures: Path | None = None
+    #: Generated channels per kind (the contract suite's Hypothesis strategies).
+    examples: int = 10
 
 
 @dataclass
@@ -232,8 +235,15 @@ def _compare_all(options: ParityOptions, target: Target, mirror: Mirror, secrets
         mock_tokens = {role: mirror.fixture_token(role) for role in (CALLER, ADMIN, EXPIRED)}
         result = ParityResult(mirror)
         local = requests.Session()
+        fixed = probes(mirror, options.allow_destructive)
+        generated = generated_probes(mirror, options.examples)
+        if generated is None:
+            echo("parity: generated requests skipped (Hypothesis is not installed: install "
+                 "the kit's contract extra)")
+        # Generated ones go before the provisioning probes, while the org is as found.
+        split = next((i for i, p in enumerate(fixed) if p.destructive), len(fixed))
         try:
-            for probe in probes(mirror, options.allow_destructive):
+            for probe in [*fixed[:split], *(generated or []), *fixed[split:]]:
                 result.outcomes.append(_one(probe, target, mock.url, local, target_tokens,
                                             mock_tokens, secrets, options.timeout))
         finally:
