@@ -439,3 +439,28 @@ def test_mock_server_is_unaffected_by_a_stopped_proxy() -> None:
         started = time.monotonic()
         assert requests.get(f"{mock.url}{CONNECTION}", timeout=10).status_code == 401
         assert time.monotonic() - started < 5
+
+
+def test_claims_shortcut_judges_time_claims_as_the_full_schema_does() -> None:
+    """A payload that passed once is judged on its time claims alone afterwards: the same
+    verdicts and messages as the full schema gives."""
+    import jwt
+
+    from envoy_events_kit.proxy.validate import Exchange
+
+    good = {"sub": ADA, "iat": 1_900_000_000, "exp": 1_900_003_600,
+            "channels": [f"shipments:{ACME}"], "info": {"org": ACME}}
+
+    def judge(validator: Validator, payload: dict[str, Any]) -> list[str]:
+        body = json.dumps({"token": jwt.encode(payload, "k" * 32)}).encode()
+        exchange = Exchange("GET", CONNECTION, "", f"Bearer {ADMIN}", b"", 200,
+                            {"content-type": "application/json"}, body)
+        return sorted(f.detail for f in validator.judge(exchange).findings
+                      if f.rule == "jwt-claims-schema")
+
+    warm, cold = Validator(now=lambda: 1_900_000_000), Validator(now=lambda: 1_900_000_000)
+    assert judge(warm, good) == []  # remembered
+    for bad in ({**good, "iat": -1}, {**good, "exp": "later"}, {**good, "iat": 1.5},
+                {**good, "exp": None}):
+        assert judge(warm, bad) == judge(Validator(), bad) != [], bad
+        assert judge(cold, bad) == judge(warm, bad)

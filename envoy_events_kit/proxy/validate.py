@@ -155,6 +155,56 @@ def split_channel(channel: str) -> tuple[str, str, tuple[str, ...] | None]:
     return namespace, body, tuple(users.split(","))
 
 
+#: Top-level keywords under which each property is judged on its own (no keyword relates
+#: two properties), so a payload can be judged claim by claim.
+_PER_PROPERTY = {"type", "required", "properties", "additionalProperties", "description",
+                 "title", "examples"}
+
+
+class _ClaimsCheck:
+    """A claims schema, with a shortcut for the common case: a payload equal, but for its
+    time claims (`iat`, `exp`: new in every token), to one that passed is judged on its
+    time claims alone, each against its own property schema from the spec. Exact, because
+    the schema judges each property on its own (checked at start; else no shortcut)."""
+
+    def __init__(self, spec: Spec, name: str, layout: Claims) -> None:
+        schema = spec.resolve(spec.document["components"]["schemas"][name])
+        self.validator = spec.component(name)
+        self.time_claims: tuple[str, ...] = ()
+        self.time_validators: dict[str, Any] = {}
+        keywords = {k for k in schema if not k.startswith("x-")}
+        if keywords <= _PER_PROPERTY and schema.get("type") == "object":
+            paths = [layout.path_of(v) for v in ("issued_at", "expires_at")
+                     if v in {value for _, value in layout.layout}]
+            if all(len(path) == 1 for path in paths):
+                self.time_claims = tuple(path[0] for path in paths)
+                self.time_validators = {c: spec.validator(schema["properties"][c])
+                                        for c in self.time_claims}
+        self._passed: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def problems(self, payload: Any) -> list[str]:
+        key = None
+        if (self.time_claims and isinstance(payload, dict)
+                and all(c in payload for c in self.time_claims)):
+            rest = {k: v for k, v in payload.items() if k not in self.time_claims}
+            key = json.dumps(rest, sort_keys=True)
+            with self._lock:
+                known = key in self._passed
+            if known:
+                return [f"{claim}: {problem}" for claim in self.time_claims
+                        if (problem := first_error(self.time_validators[claim],
+                                                   payload[claim]))]
+        found = [f"{'/'.join(map(str, e.absolute_path)) or 'payload'}: {e.message}"
+                 for e in self.validator.iter_errors(payload)]
+        if key is not None and not found:
+            with self._lock:
+                self._passed[key] = None
+                while len(self._passed) > MAX_CALLERS:
+                    self._passed.popitem(last=False)
+        return found
+
+
 class Validator:
     """Compiled once from the spec; `judge(exchange)` is safe to call from many threads."""
 
@@ -169,8 +219,8 @@ class Validator:
         self.claims: dict[str, Claims] = {op: claims(name) for op, name in TOKEN_CLAIMS.items()
                                           if op in self.spec.operations}
         # The same schemas through the spec's inlined validators (~3x faster per token).
-        self._claims_validators = {op: self.spec.component(name)
-                                   for op, name in TOKEN_CLAIMS.items() if op in self.claims}
+        self._claims_checks = {op: _ClaimsCheck(self.spec, name, self.claims[op])
+                               for op, name in TOKEN_CLAIMS.items() if op in self.claims}
         self._callers: OrderedDict[str, Caller] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -384,8 +434,7 @@ class Validator:
                 out.append(Finding("jwt-signature", f"{operation_id}: the signature does not "
                                                     f"verify with the given secret ({exc})"))
         schema = self.claims[operation_id]
-        problems = [f"{'/'.join(map(str, e.absolute_path)) or 'payload'}: {e.message}"
-                    for e in self._claims_validators[operation_id].iter_errors(payload)]
+        problems = self._claims_checks[operation_id].problems(payload)
         if problems:
             out.append(Finding("jwt-claims-schema",
                                f"{operation_id}: {schema.name}: " + "; ".join(problems[:3])))
