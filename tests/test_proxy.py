@@ -464,3 +464,22 @@ def test_claims_shortcut_judges_time_claims_as_the_full_schema_does() -> None:
                 {**good, "exp": None}):
         assert judge(warm, bad) == judge(Validator(), bad) != [], bad
         assert judge(cold, bad) == judge(warm, bad)
+
+
+@pytest.mark.parametrize("server", ["waitress", "granian"])
+def test_a_chunked_get_body_goes_upstream_on_either_server(server: str) -> None:
+    recorder = Recorder(create_app({"clock": "real"}))
+    served = serve(recorder)
+    proxy = ProxyServer(ProxyApp(served.url), server=server, threads=2).start()
+    body = json.dumps({"channel": OWN}).encode()
+    try:
+        answer = requests.get(f"{proxy.url}{SUBSCRIPTION}", data=iter([body[:10], body[10:]]),
+                              headers={"Authorization": f"Bearer {ADMIN}",
+                                       "Content-Type": "application/json"}, timeout=10)
+        data = report(proxy)
+    finally:
+        proxy.stop()
+        served.stop()
+    assert answer.status_code == 200 and JWT.search(answer.text)
+    assert recorder.seen[-1]["body"] == body
+    assert data["judged"] == 1 and data["violation_count"] == 0
