@@ -483,3 +483,29 @@ def test_a_chunked_get_body_goes_upstream_on_either_server(server: str) -> None:
     assert answer.status_code == 200 and JWT.search(answer.text)
     assert recorder.seen[-1]["body"] == body
     assert data["judged"] == 1 and data["violation_count"] == 0
+
+
+def test_sentences_quoting_a_token_are_redacted_everywhere(tmp_path: Path) -> None:
+    """A token that is not a JWT breaks the TokenResponse pattern; the sentence saying so
+    must not quote it (nor the bearer): not in the report, the log, nor the --errors 502."""
+    issued = "issued secret with spaces 9f8e7d"
+
+    def upstream(environ: dict, start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps({"token": issued}).encode()]
+
+    served = serve(upstream)
+    logged: list[str] = []
+    proxy = proxied(served.url, errors=True, log=logged.append)
+    try:
+        answer = requests.get(f"{proxy.url}{CONNECTION}", timeout=10,
+                              headers={"Authorization": f"Bearer {ADMIN}"})
+        data = report(proxy)
+    finally:
+        proxy.stop()
+        served.stop()
+    assert answer.status_code == 502
+    assert "response-body-schema" in answer.json()["error"]["rules"]
+    shown = answer.text + json.dumps(data) + "\n".join(logged) + proxy.app.report.markdown()
+    assert "response-body-schema" in shown and "[redacted]" in shown
+    assert issued not in shown and ADMIN not in shown

@@ -17,7 +17,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import urllib3
 
-from .report import Tally, describe_request, markdown_table, text_lines
+from .report import Tally, credential, describe_request, markdown_table, redact, text_lines
 from .validate import Exchange, Finding, Validator, Verdict
 
 #: Answers up to this size are judged before they go out; larger ones stream through.
@@ -238,7 +238,7 @@ class ProxyApp:
                             request_body=body, status=answer.status, headers=lower,
                             body=None if streamed else _decoded(raw, lower),
                             request_content_type=environ.get("CONTENT_TYPE") or None)
-        verdict = self.validator.judge(exchange)
+        verdict = _redacted(self.validator.judge(exchange), exchange)
         self._record(exchange, verdict, streamed or exchange.body is None)
         compared = (self._compare(verdict.operation_id, exchange) if self.mirror is not None
                     and verdict.operation_id and exchange.body is not None else [])
@@ -270,9 +270,10 @@ class ProxyApp:
             return []
         described = describe_request(exchange.method, exchange.path, exchange.query,
                                      exchange.request_body, exchange.authorization)
+        secrets = _secrets(exchange)
         for difference in differences:
-            self.report.differences.add(difference.rule, f"{operation_id}: {difference.detail}",
-                                        described)
+            self.report.differences.add(difference.rule, redact(
+                f"{operation_id}: {difference.detail}", secrets), described)
         rules = ", ".join(dict.fromkeys(d.rule for d in differences))
         return [(DIFFERENCES_HEADER, f"{len(differences)}; {rules}")]
 
@@ -293,6 +294,24 @@ class ProxyApp:
             for finding in verdict.violations:
                 self.log(f"VIOLATION {finding.rule}: {finding.detail}  [{described} -> "
                          f"{exchange.status}]")
+
+
+def _secrets(exchange: Exchange) -> list[str]:
+    """What must never be shown: the caller's credential and the token it was issued."""
+    found = [credential(exchange.authorization)]
+    issued = exchange.response_json
+    if isinstance(issued, dict) and isinstance(issued.get("token"), str):
+        found.append(issued["token"])
+    return found
+
+
+def _redacted(verdict: Verdict, exchange: Exchange) -> Verdict:
+    """The verdict with every secret taken out of its sentences (they quote values)."""
+    if not verdict.findings:
+        return verdict
+    secrets = _secrets(exchange)
+    return Verdict(tuple(replace(f, detail=redact(f.detail, secrets))
+                         for f in verdict.findings), verdict.operation_id)
 
 
 def _reason(status: int) -> str:

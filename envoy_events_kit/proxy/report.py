@@ -36,7 +36,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 def describe_request(method: str, path: str, query: str, body: bytes,
                      authorization: str | None, secrets: Iterable[str] = ()) -> str:
     """One line for a person: method, path, query and body, credentials redacted."""
-    secrets = [*secrets, *(_credential(authorization),)]
+    secrets = [*secrets, credential(authorization)]
     pairs = parse_qsl(query, keep_blank_values=True)
     shown = urlencode([(k, REDACTED if _SECRET_PARAMS.search(k) else v) for k, v in pairs],
                       safe=":#,")
@@ -52,7 +52,8 @@ def describe_request(method: str, path: str, query: str, body: bytes,
     return redact(line, secrets)
 
 
-def _credential(authorization: str | None) -> str:
+def credential(authorization: str | None) -> str:
+    """The secret part of an Authorization value (empty when too short to redact safely)."""
     value = (authorization or "").strip().partition(" ")[2].strip()
     return value if len(value) >= 4 else ""
 
