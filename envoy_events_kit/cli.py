@@ -21,6 +21,9 @@ def main() -> None:
                                         its bearer tokens (Ctrl-C stops)
       envoy-events spec                 path of the bundled OpenAPI 3.1 contract
       envoy-events contract             check a deployment (or the mock) against it
+      envoy-events parity               ask a deployment and a mock that mirrors its
+                                        caller the same questions; report differences
+      envoy-events proxy                a validating proxy between a client and the API
 
     In a pytest suite, installing the kit is enough: the fixtures events_mock,
     events_base_url and events_token are there (see `pytest --help`, group envoy-events).

@@ -509,3 +509,17 @@ def test_sentences_quoting_a_token_are_redacted_everywhere(tmp_path: Path) -> No
     shown = answer.text + json.dumps(data) + "\n".join(logged) + proxy.app.report.markdown()
     assert "response-body-schema" in shown and "[redacted]" in shown
     assert issued not in shown and ADMIN not in shown
+
+
+def test_cli_port_in_use_is_one_line() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        done = subprocess.run([str(ENVOY_EVENTS), "proxy", "--upstream", "http://127.0.0.1:9",
+                               "--port", str(port)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"error: cannot listen on 127.0.0.1:{port}: "
+                                   "Address already in use")
