@@ -21,7 +21,7 @@ def _example_channel() -> str:
 
 
 def _positive(case: Any) -> bool:
-    meta = getattr(case, "_meta", None) or getattr(case, "meta", None)
+    meta = case.meta  # public since Schemathesis 4
     return meta is None or not meta.generation.mode.is_negative
 
 

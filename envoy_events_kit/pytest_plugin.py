@@ -137,11 +137,17 @@ def events_realtime_session(pytestconfig: pytest.Config) -> Iterator[EventsRealt
     """A mock with a real Centrifugo beside it, one per session (per xdist worker). Its clock
     is real: Centrifugo judges token expiry by the real time."""
     from envoy_events_kit.mock_server.events.realtime import RealtimeUnavailable, find_binary
+    from envoy_events_kit.mock_server.events.realtime.install import (
+        NotInstalled,
+        not_installed_for_pytest,
+    )
     from envoy_events_kit.mock_server.serving.handle import EventsRealtime
 
     try:
         find_binary()
-    except RealtimeUnavailable as exc:
+    except NotInstalled:
+        pytest.skip(f"realtime stand-in unavailable: {not_installed_for_pytest()}")
+    except RealtimeUnavailable as exc:  # ENVOY_EVENTS_CENTRIFUGO names no executable file
         pytest.skip(f"realtime stand-in unavailable: {exc}")
     settings = {**_mock_settings(pytestconfig), "clock": "real", "realtime": True}
     with EventsRealtime.start(settings) as mock:

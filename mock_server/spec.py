@@ -130,6 +130,14 @@ class Spec:
                 ([target] if key == "$ref" else self._inline(value, refs))
                 for key, value in schema.items()}
 
+    def inlined(self, schema: Any) -> Any:
+        """The schema with every local `$ref` replaced by its target (for showing it; a
+        schema that cannot be inlined, e.g. a recursive one, is returned as it is)."""
+        try:
+            return self._inline(schema, ())
+        except _CannotInline:
+            return schema
+
     def component(self, name: str) -> Any:
         return self.validator(f"#/components/schemas/{name}")
 

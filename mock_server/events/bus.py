@@ -35,6 +35,22 @@ class EventType:
     name: str
     namespace: str
     validator: Any
+    summary: str | None = None
+    data_schema: Any = None
+
+
+def _data_schema(envelope: Any) -> dict[str, Any]:
+    """The `data` schema of an inlined envelope schema: its own `properties.data` and its
+    `allOf` members', merged (later members refine earlier ones)."""
+    merged: dict[str, Any] = {}
+    for part in [envelope, *(envelope.get("allOf") or [])] if isinstance(envelope, dict) else []:
+        data = (part.get("properties") or {}).get("data") if isinstance(part, dict) else None
+        if isinstance(data, dict):
+            properties = {**merged.get("properties", {}), **data.get("properties", {})}
+            merged.update(data)
+            if properties:
+                merged["properties"] = properties
+    return merged or {"type": "object"}
 
 
 class EventCatalogue:
@@ -46,7 +62,19 @@ class EventCatalogue:
             operation = item["post"]
             body = spec.resolve(operation["requestBody"])
             schema = body["content"]["application/json"]["schema"]
-            self.types[name] = EventType(name, operation["x-namespace"], spec.validator(schema))
+            self.types[name] = EventType(name, operation["x-namespace"], spec.validator(schema),
+                                         operation.get("summary"),
+                                         _data_schema(spec.inlined(schema)))
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Each type with its namespace, data schema and the schema's first example."""
+        rows = []
+        for kind in self.types.values():
+            examples = kind.data_schema.get("examples") or []
+            rows.append({"type": kind.name, "namespace": kind.namespace, "summary": kind.summary,
+                         "data_schema": kind.data_schema,
+                         "example": examples[0] if examples else None})
+        return rows
 
     def get(self, name: str) -> EventType:
         """The type called `name`; a 400 naming the closest known type otherwise."""

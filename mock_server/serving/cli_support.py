@@ -11,6 +11,7 @@ import click
 
 from ..api.tokens import format_instant, parse_instant
 from ..config import ConfigError, Settings
+from ..control.dashboard import UI_PREFIX
 from ..events.realtime.install import RealtimeUnavailable
 from ..events.realtime.process import RealtimeError
 from ..events.scenarios import ScenarioError
@@ -26,6 +27,8 @@ def banner(server: MockServer) -> str:
     lines = [f"envoy-events mock serving {server.url} on {server.server}  (clock: "
              f"{state.clock.describe()['now']} {state.clock.mode}; fixtures: "
              f"{state.fixtures.path})", "",
+             f"Dashboard: {server.url}{UI_PREFIX}  (open it in a browser: principals, live "
+             "events, publish, deliveries, journal)", "",
              f"{'name':<18} {'org':<31} {'user':<31} token / scopes"]
     for p in principals:
         expired = f"  EXPIRED {format_instant(p.expires_at)}" if p.expires_at else ""

@@ -58,6 +58,7 @@ class MockServer:
         """Create the listening socket (raises OSError when the port is taken)."""
         self._engine.bind()
         self._bound = True
+        self.state.webhooks.serving_at(self.host, self._engine.port)  # never a webhook target
         return self
 
     def start(self) -> MockServer:

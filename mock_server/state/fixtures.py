@@ -13,6 +13,7 @@ from envoy_events_kit.documents import LOADER, load_yaml
 from envoy_events_kit.names import did_you_mean
 
 from ..api.tokens import parse_instant
+from ..events.webhooks.endpoints import secret_problem
 from ..spec import Spec, first_error
 from .model import Organisation, Principal, WebhookEndpoint
 
@@ -144,9 +145,15 @@ def _build(path: Path, data: dict[str, Any], spec: Spec) -> Fixtures:
     organisations = {}
     for oid, entry in data["organisations"].items():
         _check(path, f"organisations/{oid}", org_id, oid)
-        endpoints = [WebhookEndpoint(e["id"], e["url"], e.get("secret", ""),
-                                     tuple(e["event_types"]) if "event_types" in e else None)
-                     for e in entry.get("webhook_endpoints", [])]
+        endpoints = []
+        for n, e in enumerate(entry.get("webhook_endpoints", [])):
+            problem = "secret" in e and secret_problem(e["secret"])
+            if problem:
+                raise FixturesError(f"{path}: organisations/{oid}/webhook_endpoints/{n}/secret: "
+                                    f"{problem}")
+            endpoints.append(WebhookEndpoint(
+                e["id"], e["url"], e.get("secret", ""),
+                tuple(e["event_types"]) if "event_types" in e else None))
         organisations[oid] = Organisation(
             oid, entry.get("provisioned", False), endpoints, entry.get("name")
         )

@@ -109,9 +109,11 @@ def build(settings: Settings) -> MockState:
     store = Store(fixtures, settings.seed)
     events = EventBus(spec, store, clock, settings.seed)
     webhooks = WebhookDispatcher(store, settings.seed, settings.webhook_retry_schedule,
-                                 settings.allowed_webhook_hosts, settings.webhook_timeout_s)
+                                 settings.allowed_webhook_hosts, settings.webhook_timeout_s,
+                                 clock, settings.webhook_log_size, settings.webhook_log_bytes)
     events.add_sink(webhooks)
     store.on_organisations_off = events.organisations_off
+    store.on_endpoints_off = webhooks.endpoints_off
     scenarios = ScenarioPlayer(events)
     if settings.scenario:
         scenarios.add(load_scenario(settings.scenario, events))
