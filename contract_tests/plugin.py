@@ -60,6 +60,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Request rate limit against a deployment, e.g. 10/s (default 10/s).")
     group.addoption("--events-timeout", type=float, default=None,
                     help="Per-request timeout in seconds (default 10).")
+    group.addoption("--events-require-realtime", action="store_true", default=False,
+                    help="Contract suite: a realtime rule not checked (no binary, no URL, "
+                         "connect failed) makes the run 'could not check' (exit 3). Implied "
+                         "by --events-realtime-url. Env: ENVOY_EVENTS_REQUIRE_REALTIME.")
+    group.addoption("--events-summary", default=None, metavar="PATH",
+                    help="Contract suite: write the verdict (rows, reasons, coverage) as JSON "
+                         "to PATH (what `envoy-events contract --report` reads).")
     parser.addini("events_fixtures", "Fixtures file of the events_mock fixture, relative to "
                   "the ini file (like --events-fixtures).", default="")
     parser.addini("events_secret", "Signing secret of the events_mock fixture "

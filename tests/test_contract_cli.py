@@ -3,9 +3,12 @@ token, the URL or the API is wrong (never green having reached nothing, never th
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 import requests
@@ -28,11 +31,53 @@ def sentences(done: subprocess.CompletedProcess) -> list[str]:
             if "envoy-events contract suite:" in line and "target" not in line]
 
 
+def closing(done: subprocess.CompletedProcess) -> str:
+    """The run's last line: the verdict."""
+    return done.stdout.strip().splitlines()[-1]
+
+
 def test_default_run_starts_the_mock_in_process_and_passes() -> None:
     done = contract("--max-examples", "5", "--", "-q")
     assert done.returncode == 0, done.stdout[-3000:]
-    assert "target an in-process mock; 5 examples per generated test" in done.stdout
+    assert "target the BUILT-IN MOCK (in-process; not a deployment); 5 examples" in done.stdout
     assert " passed" in done.stdout and "skipped" not in done.stdout
+    # The first and the closing line say that only the built-in mock was checked.
+    first = done.stdout.splitlines()[0]
+    assert first.startswith("envoy-events contract: checking the BUILT-IN MOCK, not a "
+                            "deployment"), first
+    assert closing(done).startswith("envoy-events contract: KEPT (exit 0); target the "
+                                    "built-in mock (no --base-url"), closing(done)
+
+
+def test_a_typo_in_an_environment_variable_stops_the_run_with_a_suggestion() -> None:
+    """ENVOY_EVENTS_BASE_URLL would have tested the built-in mock and ended green."""
+    env = {**os.environ, "ENVOY_EVENTS_BASE_URLL": "http://127.0.0.1:9",
+           "ENVOY_EVENTS_TOKEN": SECRET_TOKEN}
+    done = subprocess.run([sys.executable, "-m", "envoy_events_kit.cli", "contract"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2, done.stdout[-2000:]
+    assert "unknown environment variable 'ENVOY_EVENTS_BASE_URLL': did you mean " \
+           "'ENVOY_EVENTS_BASE_URL'?" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and done.stdout == ""
+    assert SECRET_TOKEN not in done.stderr and "127.0.0.1:9" not in done.stderr
+
+
+def test_every_variable_the_kit_reads_is_known() -> None:
+    """The known list is the repository's: a variable read anywhere and missing from it would
+    stop every run that sets it."""
+    from envoy_events_kit import environment
+
+    root = Path(__file__).resolve().parents[1]
+    typos_on_purpose = {Path(__file__).resolve(), Path(environment.__file__).resolve()}
+    used = set()
+    for path in root.rglob("*"):
+        if path.suffix in (".py", ".md", ".yaml", ".yml", ".toml") and (
+                path not in typos_on_purpose) and not any(
+                part.startswith(".") for part in path.relative_to(root).parts):
+            used |= set(re.findall(r"ENVOY_EVENTS_[A-Z][A-Z_]*[A-Z]", path.read_text()))
+    assert used <= set(environment.KNOWN), used - set(environment.KNOWN)
+    assert environment.unknown({"ENVOY_EVENTS_TOKEN": "x", "ENVOY_EVENTS_TOKN": "y",
+                                "PATH": "/bin"}) == ["ENVOY_EVENTS_TOKN"]
 
 
 @pytest.fixture(scope="module")
@@ -61,26 +106,59 @@ class HideControlApi(Broken):
         return self.forward(request)
 
 
-def test_a_deployment_gets_only_safe_tests() -> None:
-    """No control API: mock-only tests skipped; no provisioning without the flag."""
+@pytest.fixture(scope="module")
+def deployment():
+    """The mock as a deployment looks (no control API), on a loopback port."""
     from envoy_events_kit.mock_server import create_app
 
     served = serve(HideControlApi(create_app()))
-    try:
-        done = contract("--base-url", served.url, "--token", ADMIN, "--expired-token", EXPIRED,
-                        "--max-examples", "5", "--rate-limit", "200/s", "--", "-rs")
-    finally:
-        served.stop()
+    yield served.url
+    served.stop()
+
+
+def test_a_deployment_gets_only_safe_tests(deployment: str) -> None:
+    """No control API: mock-only tests skipped; no provisioning without the flag."""
+    done = contract("--base-url", deployment, "--token", ADMIN, "--expired-token", EXPIRED,
+                    "--max-examples", "5", "--rate-limit", "200/s", "--", "-rs")
     assert done.returncode == 0, done.stdout[-3000:]
+    assert done.stdout.splitlines()[0] == (f"envoy-events contract: checking {deployment} "
+                                           "against the contract")
+    # The closing line names every row not checked, grouped by the real reason.
+    last = closing(done)
+    assert last.startswith(f"envoy-events contract: KEPT (exit 0); target {deployment} "
+                           "(deployment); 7 held, 0 BROKEN, 20 not checked"), last
+    assert "not destructive: provisionEvents 204, deprovisionEvents 204, NotProvisioned" in last
+    assert "no --realtime-url: deprovisionEvents x-realtime, realtime-connect," in last
+    assert ("mock only: deprovisionEvents x-webhooks, shipmentUpdated, orderUpdated, "
+            "batchUpdated, inventoryUpdated, EventEnvelope, MissingAdminScope, "
+            "realtime-publication") in last
+    # What only a mock can show is kept out of a deployment's table.
+    table = {line.split()[0] for line in done.stdout.splitlines()
+             if line.startswith(("shipmentUpdated ", "EventEnvelope ", "realtime-publication ",
+                                 "MissingAdminScope ", "NotProvisioned "))}
+    assert table == {"NotProvisioned"}, table
     assert "(deployment) as usr_26ZZVRrmnPTXTcZIuzXLZdnigLW" in done.stdout
     assert "200 requests/s at most; provisioning not allowed" in done.stdout
     assert "mock only: the target does not serve the mock's control API" in done.stdout
     assert "provisioning needs --allow-destructive" in done.stdout  # the CLI's own names
     assert "--events-" not in done.stdout
     summary = dict(line.split(None, 1) for line in done.stdout.splitlines()
-                   if line.startswith(("MissingAdminScope ", "Unauthorized ")))
-    assert summary["MissingAdminScope"].startswith("not checked")
+                   if line.startswith(("NotProvisioned ", "Unauthorized ")))
+    assert summary["NotProvisioned"].startswith("not checked")
+    assert summary["NotProvisioned"].endswith("[not destructive]")
     assert summary["Unauthorized"].startswith("held")
+
+
+def test_required_realtime_not_checked_is_could_not_check(deployment: str) -> None:
+    """--require-realtime without a realtime server: green would claim what was not checked."""
+    done = contract("--base-url", deployment, "--token", ADMIN, "--require-realtime",
+                    "--max-examples", "3", "--rate-limit", "200/s", "--", "-k", "realtime")
+    assert done.returncode == UNREACHABLE_EXIT, done.stdout[-3000:]
+    last = closing(done)
+    assert last.startswith("envoy-events contract: COULD NOT CHECK (exit 3)"), last
+    assert "realtime was required (--realtime-url or --require-realtime) and 8 realtime " \
+           "rules could not be checked" in last
+    assert "no --realtime-url: " in last and "mock only: realtime-publication" in last
 
 
 def test_a_refused_token_stops_the_run_with_one_sentence(mock_url: str) -> None:
