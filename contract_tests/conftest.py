@@ -56,7 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
     target_module.CONFIGURED = options
     REDACT.add(options.token, options.admin_token, options.expired_token, options.jwt_secret)
     recorder = DriftRecorder()
-    recorder.deployment = bool(options.base_url)
+    recorder.deployment = bool(options.base_url)  # until the target says it is a mock
     config.stash[_DRIFT_KEY] = recorder
     config.pluginmanager.register(recorder, "envoy-events-drift")
 
@@ -169,32 +169,39 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
         pytest.exit(f"envoy-events contract suite: {REDACT(str(exc))}.",
                     returncode=UNREACHABLE_EXIT)
     REDACT.add(*opened.secrets)
+    pytestconfig.stash[_DRIFT_KEY].deployment = not opened.is_mock
+    problem = _realtime_problem(opened) if opened.options.realtime_url else None
+    if problem:
+        _leave(opened)
+        pytest.exit(f"envoy-events contract suite: {problem}", returncode=UNREACHABLE_EXIT)
     _OPENED.append(opened)
     try:
-        if opened.options.realtime_url:
-            _probe_realtime(opened)
         yield opened
     finally:
-        if opened.initial_state is not None:  # a mock: exactly as the suite found it
-            opened.restore(opened.initial_state)
-        elif opened.destructive:  # a deployment: the organisation provisioned, as promised
-            opened.get(PROVISION, opened.admin_token)
-        opened.stop()
+        _leave(opened)
         _REACHED.append(_describe(opened))
 
 
-def _probe_realtime(target: Target) -> None:
-    """Stop the run (exit 3, one sentence) when the realtime URL is no realtime server."""
+def _leave(target: Target) -> None:
+    """A mock exactly as the suite found it; a deployment's organisation provisioned."""
+    if target.initial_state is not None:
+        target.restore(target.initial_state)
+    elif target.destructive:
+        target.get(PROVISION, target.admin_token)
+    target.stop()
+
+
+def _realtime_problem(target: Target) -> str | None:
+    """Why the realtime URL is no realtime server (it stops the run), or None."""
     url = target.options.realtime_url or ""
     answer = target.get(CONNECTION, target.token)
     token = answer.json().get("token", "") if answer.status_code == 200 else ""
     REDACT.add(token)
     problem = realtime_probe.problem(url, token)
-    if problem:
-        target.stop()
-        pytest.exit(f"envoy-events contract suite: realtime server "
-                    f"{realtime_probe.shown(url)} {problem} (check --events-realtime-url)",
-                    returncode=UNREACHABLE_EXIT)
+    if problem is None:
+        return None
+    return (f"realtime server {realtime_probe.shown(url)} {problem} (check "
+            "--events-realtime-url)")
 
 
 def _describe(target: Target) -> str:

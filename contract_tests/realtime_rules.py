@@ -34,6 +34,8 @@ STEP_TIMEOUT_S = 5.0
 TEST_TIMEOUT_S = 30.0
 T = TypeVar("T")
 
+#: Why a mock's publication and deprovision rules are not checked on another realtime server.
+NOT_THE_MOCKS = "not the mock's realtime server"
 #: What `subscribe_outcome` and `connect` say when the server said nothing in time.
 NO_ANSWER = "no answer within the step timeout"
 #: The refusals Centrifugo documents (client protocol error codes, disconnect codes).

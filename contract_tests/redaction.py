@@ -24,8 +24,6 @@ _PATTERNS = [
     (re.compile(rf"(?i)\b(bearer|apikey)(\s+){_CREDENTIAL}"), rf"\1\2{REDACTED}"),
     (re.compile(rf"(?i)(x-api-key['\"]?\s*[:=]\s*['\"]?){_CREDENTIAL}"), rf"\1{REDACTED}"),
 ]
-#: A known secret this long or longer is also redacted where a repr shortened it.
-_PREFIX = 12
 
 
 class Redactor:
@@ -41,9 +39,6 @@ class Redactor:
     def __call__(self, text: str) -> str:
         for secret in sorted(self.secrets, key=len, reverse=True):
             text = text.replace(secret, REDACTED)
-            if len(secret) >= 2 * _PREFIX:  # a repr's `first part...last part`
-                text = text.replace(secret[:_PREFIX], REDACTED)
-                text = text.replace(secret[-_PREFIX:], REDACTED)
         for pattern, replacement in _PATTERNS:
             text = pattern.sub(replacement, text)
         return text

@@ -145,9 +145,9 @@ def _run_child(command: list[str], env: dict[str, str], redact: Redactor
         for raw in child.stdout:
             line = redact(cli_words(raw))
             stopped = _EXIT_LINE.match(line.rstrip("\n"))
-            if stopped:
+            if stopped:  # said once, as the closing line
                 reason = stopped.group(1)
-                line = reason + "\n"
+                continue
             sys.stdout.write(line)
             sys.stdout.flush()
     return child.returncode, reason

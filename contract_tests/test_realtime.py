@@ -134,11 +134,14 @@ def own_channel(me: Identity) -> str:
 
 
 @pytest.fixture(scope="session")
-def own_channel_outcome(target: Target, realtime_url: str) -> str:
+def own_channel_outcome(target: Target, realtime_url: str,
+                        first_connection: FirstConnection) -> str:
     """How the caller's own `#` channel answered its subscription token from the API."""
     me = target.identity
     if not me or not me.namespaces:
         pytest.skip("the connection token grants no channel: nothing to check on the server")
+    if first_connection.refusal is not None:
+        pytest.skip(f"realtime-connect failed: {first_connection.refusal}")
     return subscribe_once(target, realtime_url, own_channel(me),
                           subscription_token(target, own_channel(me)))
 
@@ -281,6 +284,14 @@ def test_an_expired_token_is_refused_and_get_token_recovers(target: Target, real
                                f"{_why(refusal)}")
 
 
+def _skip_unless_the_mock_feeds(target: Target, realtime_url: str) -> None:
+    """A mock publishes to, and disconnects users of, its own realtime server only."""
+    realtime = target.control("GET", "/state").json().get("realtime")
+    if not realtime or not rt.same_server(realtime["websocket_url"], realtime_url):
+        pytest.skip(f"{rt.NOT_THE_MOCKS}: the mock publishes to and disconnects users of its "
+                    "own realtime server only")
+
+
 def _example_event(namespace: str) -> tuple[str, dict[str, Any]] | None:
     """An event type of the namespace and its data example, both from the spec."""
     spec = yaml.safe_load(spec_path().read_text())
@@ -301,10 +312,7 @@ def _example_event(namespace: str) -> tuple[str, dict[str, Any]] | None:
 def test_a_published_event_arrives_on_its_channel_only(target: Target, realtime_url: str,
                                                        me: Identity,
                                                        connects: FirstConnection) -> None:
-    realtime = target.control("GET", "/state").json().get("realtime")
-    if not realtime or not rt.same_server(realtime["websocket_url"], realtime_url):
-        pytest.skip("mock only: only a mock whose own realtime server is the one given "
-                    "publishes there")
+    _skip_unless_the_mock_feeds(target, realtime_url)
     namespace = me.namespaces[0]
     example = _example_event(namespace)
     if example is None:
@@ -342,6 +350,9 @@ def test_a_published_event_arrives_on_its_channel_only(target: Target, realtime_
 @pytest.mark.assumption("realtime-deprovision", "deprovisionEvents x-realtime")
 def test_deprovision_closes_the_connection(target: Target, realtime_url: str,
                                            me: Identity, connects: FirstConnection) -> None:
+    if target.is_mock:
+        _skip_unless_the_mock_feeds(target, realtime_url)
+
     async def scenario() -> Any:
         client, watcher = await connected(realtime_url, connection_token(target))
         try:

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from envoy_events_kit.contract_tests.drift import BROKEN, HELD, NOT_SELECTED, UNCHECKED, Row
+from envoy_events_kit.contract_tests.realtime_rules import NOT_THE_MOCKS
 
 KEPT, BROKEN_EXIT, USAGE, COULD_NOT_CHECK = 0, 1, 2, 3
 WORDS = {KEPT: "KEPT", BROKEN_EXIT: "BROKEN", USAGE: "USAGE ERROR",
          COULD_NOT_CHECK: "COULD NOT CHECK"}
 #: Why a realtime rule may go unchecked even when realtime is required: the person chose it
 #: (no --allow-destructive, no --jwt-secret, -k) or only a mock can show it.
-EXCUSED = ("mock only", "not destructive", "no --jwt-secret", NOT_SELECTED)
+EXCUSED = ("mock only", "not destructive", "no --jwt-secret", NOT_SELECTED, NOT_THE_MOCKS)
 PREFIX = "envoy-events contract:"
 
 
