@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from broken_servers import serve
 from broken_servers.base import ADMIN, CONNECTION, DEV_SECRET, Broken, RewriteTokens
-from broken_servers.realtime_mutants import PROXIES
+from broken_servers.realtime_mutants import PROXIES, REFUSAL_PROXIES
 from broken_servers.realtime_proxy import RealtimeProxy, Silent
 from envoy_events_kit.mock_server import MockServer
 from envoy_events_kit.mock_server.events.realtime.config import build_config, new_api_key
@@ -226,6 +226,20 @@ def test_a_broken_realtime_proxy_fails_naming_its_rule_and_no_other(realtime_moc
     assert code == 1, output
     assert broken_rows(output) == {proxy.breaks}, output
     assert f"rule {proxy.breaks}:" in output
+
+
+@pytest.mark.parametrize("name", sorted(REFUSAL_PROXIES))
+def test_silence_or_another_code_is_not_the_documented_refusal(realtime_mock, name):
+    """A server that ignores a command, or refuses with another code than Centrifugo's
+    documented one, breaks the negative rules with a message saying which."""
+    proxy = REFUSAL_PROXIES[name]
+    with through(realtime_mock, proxy) as (base_url, realtime_url):
+        code, output = contract(base_url, realtime_url, "-k", "realtime")
+    assert code == 1, output
+    assert broken_rows(output) == set(proxy.breaks), output
+    for rule in proxy.breaks:
+        [line] = [line for line in output.splitlines() if line.startswith(f"rule {rule}:")][:1]
+        assert proxy.says in line, line
 
 
 def test_a_mock_whose_channels_claim_the_server_ignores_fails(realtime_mock):

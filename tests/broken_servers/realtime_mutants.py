@@ -90,3 +90,63 @@ PROXIES: dict[str, type[RealtimeProxy]] = {
     "deprovision-reconnects": DeprovisionReconnects,
 }
 
+
+
+# -- silence or another code instead of the documented refusal (finding: silence is not a
+#    refusal). Each maps to the rules it breaks and the words the suite must use.
+class IgnoresSubscribesWithoutToken(RealtimeProxy):
+    """Never answers a subscribe without a token: no refusal, just silence."""
+
+    breaks = ("realtime-foreign-user-channel", "realtime-foreign-org-channel")
+    says = "no answer within 5 s"
+
+    def from_client(self, message: Message, session: Session) -> tuple[list[Message],
+                                                                       list[Message]]:
+        sub = message.get("subscribe")
+        return ([], []) if sub and not sub.get("token") else ([message], [])
+
+
+class IgnoresMismatchedTokens(TokenOpensAnyChannel):
+    """Never answers a subscribe whose token names another channel."""
+
+    breaks = ("realtime-token-bound-to-channel",)
+    says = "no answer within 5 s"
+
+    def from_client(self, message: Message, session: Session) -> tuple[list[Message],
+                                                                       list[Message]]:
+        sent, answered = super().from_client(message, session)
+        return sent, []  # the faked "subscribed" is dropped too: silence
+
+
+class RefusesWithUnknownChannel(RealtimeProxy):
+    """Refuses a subscribe without a token with 102 (unknown channel) instead of 103."""
+
+    breaks = ("realtime-foreign-user-channel", "realtime-foreign-org-channel")
+    says = "refused 102, not error 103 (permission denied)"
+
+    def from_server(self, message: Message, session: Session) -> list[Message]:
+        if message.get("error", {}).get("code") == 103 and message.get("id") in \
+                session.subscribes:
+            message["error"] = {"code": 102, "message": "unknown channel"}
+        return [message]
+
+
+class RefusesExpiredWithUnauthorized(RealtimeProxy):
+    """Answers an expired token with 101 (unauthorized) instead of 109: clients give up
+    instead of calling getToken."""
+
+    breaks = ("realtime-expired-token",)
+    says = "not error 109 (token expired)"
+
+    def from_server(self, message: Message, session: Session) -> list[Message]:
+        if message.get("error", {}).get("code") == 109:
+            message["error"] = {"code": 101, "message": "unauthorized"}
+        return [message]
+
+
+REFUSAL_PROXIES: dict[str, type[RealtimeProxy]] = {
+    "ignores-subscribes-without-token": IgnoresSubscribesWithoutToken,
+    "ignores-mismatched-tokens": IgnoresMismatchedTokens,
+    "refuses-with-unknown-channel": RefusesWithUnknownChannel,
+    "refuses-expired-with-unauthorized": RefusesExpiredWithUnauthorized,
+}
