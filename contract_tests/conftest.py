@@ -212,7 +212,10 @@ def _describe(target: Target) -> str:
     if target.options.realtime_url:
         realtime = f"realtime server {describe_realtime(target.options.realtime_url)}"
     elif target.options.realtime_unavailable:
-        realtime = "realtime not checked (no Centrifugo binary for the built-in mock)"
+        from envoy_events_kit.mock_server.events.realtime.install import INSTALL_HINT
+
+        realtime = (f"realtime not checked (no Centrifugo binary for the built-in mock: run "
+                    f"`{INSTALL_HINT}`)")
     else:
         realtime = "realtime not checked (no --realtime-url)"
     return (f"target {target.description} {who}; {target.session.sent} requests sent, "

@@ -242,3 +242,26 @@ def test_a_mock_is_left_as_the_suite_found_it_and_judged_by_its_own_clock() -> N
     assert before["clock"] == {"mode": "frozen", "now": "2026-01-01T00:00:00Z"}
     (acme,) = [o for o in after["state"]["organisations"] if o["id"] == ACME]
     assert acme["provisioned"] and acme["webhook_endpoints"]  # the fixture endpoint is back
+
+
+def test_without_a_centrifugo_binary_the_closing_line_says_so(tmp_path) -> None:
+    """No binary: the realtime rules are not checked, and the closing line blames the
+    missing binary (not "no --realtime-url"); with --require-realtime that is exit 3."""
+    env = {**{k: v for k, v in os.environ.items() if k != "ENVOY_EVENTS_CENTRIFUGO"},
+           "ENVOY_EVENTS_CACHE_DIR": str(tmp_path), "PATH": os.path.dirname(sys.executable)
+           + ":/usr/bin:/bin"}
+    runs = {}
+    for flags in ((), ("--require-realtime",)):
+        runs[flags] = subprocess.run(
+            [sys.executable, "-m", "envoy_events_kit.cli", "contract", *flags,
+             "--max-examples", "3", "--", "-k", "realtime"],
+            capture_output=True, text=True, timeout=300, env=env)
+    plain, required = runs[()], runs[("--require-realtime",)]
+    assert plain.returncode == 0, plain.stdout[-3000:]
+    assert "no Centrifugo binary: deprovisionEvents x-realtime, realtime-connect, " \
+           "realtime-subscriptions" in closing(plain)
+    assert "no --realtime-url" not in plain.stdout
+    assert "envoy-events realtime install" in plain.stdout  # how to get one, in the table
+    assert required.returncode == UNREACHABLE_EXIT, required.stdout[-3000:]
+    assert closing(required).startswith("envoy-events contract: COULD NOT CHECK (exit 3)")
+    assert "no Centrifugo binary: " in closing(required)
