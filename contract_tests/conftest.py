@@ -269,6 +269,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     tokens), its drift row alone is blamed; nothing secret in any report, whatever printed
     it: known tokens, issued JWTs (whole or shortened), credentials in headers."""
     report = yield
+    if _OPENED:  # tokens minted since the target was opened
+        REDACT.add(*_OPENED[-1].secrets)
     excinfo = call.excinfo
     if report.failed and excinfo is not None and isinstance(excinfo.value, RuleBroken):
         report.longrepr = str(excinfo.value)

@@ -14,9 +14,11 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 from envoy_events_kit.contract_tests.redaction import Redactor
 from envoy_events_kit.contract_tests.report import write as write_report
@@ -139,9 +141,12 @@ def run(*, secrets: Mapping[str, str | None], report: str | None = None,
 def _run_child(command: list[str], env: dict[str, str], redact: Redactor
                ) -> tuple[int, str | None]:
     reason = None
-    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True,
-                          bufsize=1) as child:
-        assert child.stdout is not None
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, bufsize=1) as child:
+        assert child.stdout is not None and child.stderr is not None
+        errors = threading.Thread(target=_pass_through, args=(child.stderr, sys.stderr, redact),
+                                  daemon=True)
+        errors.start()
         for raw in child.stdout:
             line = redact(cli_words(raw))
             stopped = _EXIT_LINE.match(line.rstrip("\n"))
@@ -150,7 +155,15 @@ def _run_child(command: list[str], env: dict[str, str], redact: Redactor
                 continue
             sys.stdout.write(line)
             sys.stdout.flush()
+        errors.join(timeout=10)
     return child.returncode, reason
+
+
+def _pass_through(source: IO[str], sink: IO[str], redact: Redactor) -> None:
+    """The child's stderr (warnings, logging) goes out redacted too."""
+    for line in source:
+        sink.write(redact(line))
+        sink.flush()
 
 
 def _exit_status(pytest_status: int) -> int:

@@ -224,12 +224,6 @@ class Target:
             raise RuntimeError("the control API exists only on the mock")
         return self.session.request(method, f"{self.base_url}/__mock__{path}", json=json)
 
-    def redact(self, text: str) -> str:
-        """`text` with every bearer token the suite knows replaced by `[redacted]`."""
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, "[redacted]")
-        return text
-
     def remember(self, *tokens: str | None) -> None:
         self.secrets.update(t for t in tokens if t)
 

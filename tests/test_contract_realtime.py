@@ -306,3 +306,47 @@ def test_a_realtime_url_given_makes_any_rule_not_checked_a_failure(realtime_mock
     assert closing.startswith("envoy-events contract: COULD NOT CHECK (exit 3)"), closing
     assert "the connection token grants no channel: deprovisionEvents x-realtime, " \
            "realtime-connect," in closing, closing
+
+
+# -- nothing secret in any output ---------------------------------------------------------------
+#: An issued JWT, or a piece of one: its header (`eyJ`), or two long base64url runs joined by a
+#: dot (a payload's end and the signature, as a shortened repr leaves them).
+JWT_SHAPED = re.compile(r"eyJ[A-Za-z0-9_-]{6,}|[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{20,}")
+
+
+def test_a_failing_realtime_run_writes_no_secret_anywhere(realtime_mock, tmp_path):
+    """Realtime rules failing, long tracebacks with locals asked for: neither the output nor
+    the JUnit report nor the Markdown report nor the CI step summary holds a bearer token,
+    the signing secret, a webhook secret or an issued JWT, whole or shortened."""
+    from tests.conftest import EXPIRED, NO_SCOPES, OTHER_ORG, READER
+
+    step_summary = tmp_path / "step-summary.md"
+    with through(realtime_mock, PROXIES["token-opens-any-channel"]) as (base_url, url), \
+            broken_centrifugo(other_secret) as other:
+        env_summary = {"GITHUB_STEP_SUMMARY": str(step_summary)}
+        runs = [_contract_with_env(env_summary, base_url, url, "-k", "realtime", "--tb=long",
+                                   "-l", "-rA", cli=("--report", str(tmp_path / "a"))),
+                _contract_with_env(env_summary, realtime_mock.url, other, "-k", "realtime",
+                                   "--tb=long", "-l", "-rA",
+                                   cli=("--report", str(tmp_path / "b")))]
+    outputs = [output for code, output in runs]
+    assert [code for code, _ in runs] == [1, 1], outputs
+    assert "rule realtime-token-bound-to-channel:" in outputs[0]
+    assert "rule realtime-connect:" in outputs[1]
+    written = [*outputs, step_summary.read_text()]
+    for report in (tmp_path / "a", tmp_path / "b"):
+        written += [(report / "junit.xml").read_text(), (report / "summary.md").read_text()]
+    secrets = (ADMIN, EXPIRED, NO_SCOPES, OTHER_ORG, READER, DEV_SECRET,
+               realtime_mock.state.realtime.api_key)
+    for text in written:
+        assert not [s for s in secrets if s in text]
+        assert "whsec_" not in text.replace("whsec_[redacted]", "")
+        assert not JWT_SHAPED.findall(text), JWT_SHAPED.findall(text)[:3]
+
+
+def _contract_with_env(env: dict[str, str], *args: str, **kwargs: Any) -> tuple[int, str]:
+    import os
+    from unittest import mock
+
+    with mock.patch.dict(os.environ, env):
+        return contract(*args, **kwargs)

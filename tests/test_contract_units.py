@@ -218,3 +218,24 @@ def test_a_claim_the_spec_lacks_breaks_jwt_claims_schema() -> None:
     check_all(token_exchange(GOOD_SUB, channel=GOOD_SUB["channel"]), CTX)
     with pytest.raises(RuleBroken, match="rule jwt-claims-schema"):
         check_all(token_exchange({**GOOD_SUB, "scope": "x"}, channel=GOOD_SUB["channel"]), CTX)
+
+
+# -- redaction ------------------------------------------------------------------------------
+def test_redaction_hides_known_secrets_and_whatever_looks_like_one() -> None:
+    from envoy_events_kit.contract_tests.redaction import Redactor
+
+    token = jwt.encode(GOOD_CONN, SECRET, algorithm="HS256")
+    head, signature = token[:70], token[-60:]
+    redact = Redactor(["dev-admin-acme-5d1f0c2b7a9e4c31", None, ""])
+    text = redact(
+        f"token = '{token}'\n"
+        f"token = '{head}...{signature}'\n"  # as pytest's saferepr shortens it
+        "Authorization: Bearer dev-admin-acme-5d1f0c2b7a9e4c31, X-API-Key: k3y-0123456789\n"
+        "secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw and apikey abcdef123456\n"
+        "WWW-Authenticate: Bearer realm=\"envoy-events\"; no bearer token here")
+    assert SECRET not in text and "eyJ" not in text and signature[-20:] not in text
+    assert "5d1f0c2b7a9e4c31" not in text and "k3y-0123456789" not in text
+    assert "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" not in text and "abcdef123456" not in text
+    assert text.count("[redacted JWT]") == 2
+    # Prose and the scheme's own parameters stay readable.
+    assert 'Bearer realm="envoy-events"; no bearer token here' in text
