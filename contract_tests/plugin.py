@@ -75,6 +75,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   "like --events-clock).", default="")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """The contract suite under pytest-xdist's `-n`: refused on the controller, before any
+    worker starts (the workers would share one target's state and lose the verdict)."""
+    if getattr(config.option, "numprocesses", None) and any(map(_is_the_suite, config.args)):
+        pytest.exit("envoy-events contract suite: -n (pytest-xdist) is not supported: the "
+                    "suite runs in one process against one target, whose state its tests "
+                    "change; run it without -n", returncode=2)
+
+
+def _is_the_suite(arg: str) -> bool:
+    """`envoy_events_kit.contract_tests[...]`, or a path inside the suite's folder."""
+    if str(arg).startswith("envoy_events_kit.contract_tests"):
+        return True
+    here = Path(__file__).resolve().parent
+    path = Path(str(arg).split("::")[0]).resolve()
+    return path == here or here in path.parents
+
+
 # -- fixtures for integration suites ---------------------------------------------------------
 # Kept short: the logic lives in mock_server (MockServer, MockControl, EventsMock), imported
 # lazily so that merely having the kit installed costs other pytest runs nothing.

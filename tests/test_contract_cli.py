@@ -265,3 +265,49 @@ def test_without_a_centrifugo_binary_the_closing_line_says_so(tmp_path) -> None:
     assert required.returncode == UNREACHABLE_EXIT, required.stdout[-3000:]
     assert closing(required).startswith("envoy-events contract: COULD NOT CHECK (exit 3)")
     assert "no Centrifugo binary: " in closing(required)
+
+
+@pytest.mark.parametrize("xdist", [("-n", "2"), ("-n2",), ("--numprocesses=auto",)])
+def test_n_is_refused_with_one_line(xdist: tuple[str, ...]) -> None:
+    """Under -n the workers shared one target's state and the verdict vanished: refused."""
+    done = contract("--", *xdist)
+    assert done.returncode == 2, done.stdout[-2000:]
+    assert done.stderr.strip().splitlines() == [
+        f"envoy-events contract: {xdist[0]} (pytest-xdist) is not supported: the suite runs "
+        "in one process against one target, whose state its tests change; run it without -n"]
+    assert done.stdout == ""
+
+
+def test_n_is_refused_when_pytest_runs_the_suite_itself() -> None:
+    done = subprocess.run([sys.executable, "-m", "pytest", "--pyargs",
+                           "envoy_events_kit.contract_tests", "-p", "no:cacheprovider",
+                           "-n", "2"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stdout[-3000:]
+    assert "-n (pytest-xdist) is not supported" in done.stdout + done.stderr
+    assert " passed" not in done.stdout
+
+
+def test_pytest_run_directly_ends_with_the_verdict_and_the_same_junit_properties(
+        tmp_path) -> None:
+    """The same rows, the same verdict line, whether the CLI or pytest runs the suite."""
+    reports = {}
+    outputs = {}
+    for how in ("cli", "pytest"):
+        report = tmp_path / f"{how}.xml"
+        if how == "cli":
+            done = contract("--max-examples", "3", "--junit-xml", str(report), "--", "-k",
+                            "auth")
+        else:
+            done = subprocess.run(
+                [sys.executable, "-m", "pytest", "--pyargs", "envoy_events_kit.contract_tests",
+                 "-p", "no:cacheprovider", "--events-max-examples", "3", "-k", "auth",
+                 "--junit-xml", str(report)], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-3000:]
+        outputs[how] = closing(done)
+        reports[how] = {p.get("name"): p.get("value")
+                        for p in ET.parse(report).getroot().iter("property")
+                        if p.get("name", "").startswith("x-assumed ")}
+    assert reports["cli"] == reports["pytest"] and len(reports["cli"]) == 27
+    assert reports["cli"]["x-assumed Unauthorized"] == "held"
+    assert outputs["cli"] == outputs["pytest"], outputs
+    assert outputs["cli"].startswith("envoy-events contract: KEPT (exit 0)")

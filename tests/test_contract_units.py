@@ -196,6 +196,74 @@ def test_drift_status() -> None:
         "BROKEN", "held", "not checked"]
 
 
+def _report(nodeid: str, when: str, outcome: str, longrepr=None, **extra) -> pytest.TestReport:
+    return pytest.TestReport(nodeid, ("x.py", 1, nodeid), {}, outcome, longrepr, when, **extra)
+
+
+def _recorded(*reports: pytest.TestReport, rows: dict[str, set[str]]) -> DriftRecorder:
+    recorder = DriftRecorder()
+    for key, nodeids in rows.items():
+        recorder.tests[key] = nodeids
+        recorder.covered.add(key)
+    for report in reports:
+        recorder.pytest_runtest_logreport(report)
+    return recorder
+
+
+def test_an_error_in_setup_or_teardown_makes_the_row_broken() -> None:
+    """A fixture that fails is a failure of the rows its test exercises, not silence."""
+    recorder = _recorded(
+        _report("setup-error", "setup", "failed", "E fixture broke"),
+        _report("teardown-error", "setup", "passed"),
+        _report("teardown-error", "call", "passed"),
+        _report("teardown-error", "teardown", "failed", "E teardown broke"),
+        _report("fine", "setup", "passed"), _report("fine", "call", "passed"),
+        _report("fine", "teardown", "passed"),
+        rows={"Channel": {"setup-error"}, "Error": {"teardown-error"},
+              "Unauthorized": {"fine"}})
+    assert [recorder.status(k) for k in ("Channel", "Error", "Unauthorized")] == [
+        "BROKEN", "BROKEN", "held"]
+
+
+def test_a_broken_rule_is_blamed_on_its_row_alone() -> None:
+    """A test of two rows that fails on one rule: that row BROKEN, the other not checked,
+    saying which rule failed (one cause, one red row)."""
+    recorder = _recorded(
+        _report("both", "call", "failed", "rule realtime-connect: no",
+                blamed_rows=["realtime-connect"]),
+        rows={"realtime-connect": {"both"}, "realtime-subscriptions": {"both"}})
+    rows = {row.key: row for row in recorder.rows()}
+    assert rows["realtime-connect"].status == "BROKEN"
+    assert (rows["realtime-subscriptions"].status,
+            rows["realtime-subscriptions"].reason) == ("not checked", "realtime-connect failed")
+
+
+def test_skips_give_the_reason_and_mock_only_rows_leave_a_deployments_table() -> None:
+    recorder = _recorded(
+        _report("a", "setup", "skipped", ("x.py", 1, "Skipped: not destructive: give the "
+                                          "flag")),
+        _report("b", "setup", "skipped", ("x.py", 1, "Skipped: mock only: no control API")),
+        rows={"NotProvisioned": {"a", "b"}, "EventEnvelope": {"b"}})
+    recorder.mock_only = {"EventEnvelope"}
+    rows = {row.key: row for row in recorder.rows()}
+    # The reason a person can act on comes first.
+    assert rows["NotProvisioned"].reason == "not destructive"
+    assert rows["NotProvisioned"].detail == "not destructive: give the flag"
+    assert rows["EventEnvelope"].mock_only and rows["EventEnvelope"].reason == "mock only"
+    assert "EventEnvelope" in {r.key for r in recorder.shown_rows()}
+    recorder.deployment = True
+    assert "EventEnvelope" not in {r.key for r in recorder.shown_rows()}
+    assert "x-assumed EventEnvelope" not in dict(recorder.properties())
+    assert rows["Unauthorized"].reason == "no test"
+
+
+def test_each_spec_row_is_one_promise() -> None:
+    """Deprovision's realtime and webhook promises are two rows, each with its own test."""
+    keys = DriftRecorder().assumptions
+    assert "webhook" not in keys["deprovisionEvents x-realtime"]
+    assert "webhook deliveries" in keys["deprovisionEvents x-webhooks"]
+
+
 # -- runner ---------------------------------------------------------------------------------
 def test_runner_keeps_secrets_off_the_command_line() -> None:
     args = runner.pytest_args(base_url="http://x", allow_destructive=True, max_examples=3,
