@@ -311,3 +311,37 @@ def test_pytest_run_directly_ends_with_the_verdict_and_the_same_junit_properties
     assert reports["cli"]["x-assumed Unauthorized"] == "held"
     assert outputs["cli"] == outputs["pytest"], outputs
     assert outputs["cli"].startswith("envoy-events contract: KEPT (exit 0)")
+
+
+def test_report_writes_junit_and_a_markdown_summary_for_the_ci_page(deployment: str,
+                                                                     tmp_path) -> None:
+    report, step = tmp_path / "report", tmp_path / "step-summary.md"
+    step.write_text("earlier step\n")
+    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(step)}
+    done = subprocess.run(
+        [sys.executable, "-m", "envoy_events_kit.cli", "contract", "--base-url", deployment,
+         "--token", ADMIN, "--max-examples", "3", "--rate-limit", "200/s", "--report",
+         str(report)], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stdout[-3000:]
+    suite = ET.parse(report / "junit.xml").getroot().find("testsuite")
+    assert suite.get("name") == "envoy-events-contract" and int(suite.get("tests")) > 30
+    summary = (report / "summary.md").read_text()
+    assert summary.startswith("## Envoy events contract: KEPT (exit 0)\n")
+    assert f"`{closing(done)}`" in summary  # the verdict, word for word
+    rows = dict(re.findall(r"^\| `([^`]+)` \| ([^|]+) \|", summary, re.MULTILINE))
+    assert rows["Unauthorized"].strip() == "held"
+    assert rows["realtime-connect"].strip() == "not checked"
+    assert "| `realtime-connect` | not checked | no --realtime-url: give --realtime-url" \
+           in summary
+    assert "| `NotProvisioned` | not checked | not destructive: " in summary
+    assert "shipmentUpdated" not in rows and "Only the mock can show (left out above): " \
+        "deprovisionEvents x-webhooks, shipmentUpdated" in summary
+    # Coverage: per operation, the documented statuses seen and never seen.
+    coverage = dict(re.findall(r"^\| `(\w+)` \| ([^|]+\| [^|]+) \|$", summary, re.MULTILINE))
+    assert set(coverage) == {"getConnectionToken", "getSubscriptionToken", "provisionEvents",
+                             "deprovisionEvents"}
+    seen, never = (part.strip() for part in coverage["getConnectionToken"].split("|"))
+    assert "200 ×" in seen and "401 ×" in seen and "409" in never
+    assert coverage["provisionEvents"].split("|")[0].strip() == "none"  # not destructive
+    assert step.read_text() == "earlier step\n" + summary  # appended to the CI page
+    assert ADMIN not in summary
