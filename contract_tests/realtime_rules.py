@@ -74,7 +74,7 @@ async def connect(url: str, token: str = "", get_token: Any = None,
     for task in pending:
         task.cancel()
     if connected in done and not connected.exception():
-        await asyncio.sleep(0.1)  # server-side subscriptions are announced around connect
+        # Server-side subscriptions are applied from the connect reply before on_connected.
         return client, watcher, None
     await client.disconnect()
     failure = refused.result() if refused in done and not refused.exception() else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from pathlib import Path
 
 import jwt
@@ -104,7 +105,8 @@ def token_exchange(claims: dict, path: str = "/events/subscription_token",
 
 
 CTX = Context(identities={"t": ME}, secret=SECRET)
-NOW = 2_000_000_000
+#: Relative to today: a fixed instant would make the unfrozen checks fail once it passed.
+NOW = int(time.time())
 GOOD_SUB = {"sub": ADA, "channel": f"shipments:{ACME}#{ADA}", "iat": NOW, "exp": NOW + 60}
 GOOD_CONN = {"sub": ADA, "channels": list(ME.channels), "iat": NOW, "exp": NOW + 60}
 
