@@ -9,16 +9,14 @@ import json
 import signal
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import requests
 
 from tests.cli_mock import spawn_mock
-from tests.conftest import ADMIN, bearer
+from tests.in_flight import hold as hold_a_request
+from tests.in_flight import port_of, wait_for
 
 LATENCY_MS = 1500
 
@@ -34,58 +32,11 @@ def mock_process(*args: str) -> Iterator[tuple[subprocess.Popen, str]]:
             process.wait()
 
 
-def _read_by_the_server(server_port: int, client_port: int) -> bool:
-    """Has the mock read our request? Its side of the connection (local port = the mock's,
-    remote = ours) is established with nothing left in its receive queue (Linux)."""
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, remote, state, queues = fields[1], fields[2], fields[3], fields[4]
-        if (int(local.split(":")[1], 16), int(remote.split(":")[1], 16)) == (server_port,
-                                                                             client_port):
-            return state == "01" and int(queues.split(":")[1], 16) == 0
-    return False
-
-
-def wait_for(condition, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout:g} s for {what}")
-        time.sleep(0.01)
-
-
-def hold_a_request(base: str, latency_ms: int) -> tuple[threading.Thread, list[object]]:
-    """Arm a latency on connection_token and send one request into it, from a thread;
-    returns once the mock has read the request (it is in flight). The list gets its
-    outcome: the response (status, body), or the error that cut it short."""
-    requests.put(f"{base}/__mock__/faults/getConnectionToken",
-                 json={"latency_ms": latency_ms, "times": 1}, timeout=5).raise_for_status()
-    port = int(base.rsplit(":", 1)[1])
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    connection.connect()
-    client_port = connection.sock.getsockname()[1]
-    outcome: list[object] = []
-
-    def call() -> None:
-        try:
-            connection.request("GET", "/events/connection_token", headers=bearer(ADMIN))
-            answer = connection.getresponse()
-            outcome.append((answer.status, answer.read()))
-        except (OSError, http.client.HTTPException) as exc:  # cut short by the mock's exit
-            outcome.append(exc)
-
-    thread = threading.Thread(target=call, daemon=True)
-    thread.start()
-    wait_for(lambda: _read_by_the_server(port, client_port), "the mock to read the request")
-    return thread, outcome
-
-
 def draining(base: str) -> bool:
     """Past the first signal: the mock closed its listening socket and waits for what is in
     flight (its signal handlers are back to the defaults by then)."""
-    port = int(base.rsplit(":", 1)[1])
     try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        socket.create_connection(("127.0.0.1", port_of(base)), timeout=1).close()
     except OSError:
         return True
     return False
