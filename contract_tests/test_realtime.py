@@ -353,20 +353,27 @@ def test_deprovision_closes_the_connection(target: Target, realtime_url: str,
     if target.is_mock:
         _skip_unless_the_mock_feeds(target, realtime_url)
 
-    async def scenario() -> Any:
+    async def scenario() -> tuple[Any, list[tuple[int, str]]]:
         client, watcher = await connected(realtime_url, connection_token(target))
+        before = len(watcher.reconnects)
         try:
             if target.get(DEPROVISION, target.admin_token).status_code != 204:
                 pytest.fail("deprovision was refused", pytrace=False)
             try:
-                return await watcher.next_disconnect(rt.STEP_TIMEOUT_S)
-            except TimeoutError:
-                return None
+                return await watcher.next_disconnect(rt.STEP_TIMEOUT_S), []
+            except TimeoutError:  # not closed for good: open, or closed and reconnecting
+                return None, watcher.reconnects[before:]
         finally:
             await client.disconnect()
             target.get(PROVISION, target.admin_token)
 
-    closed = rt.run(scenario())
+    closed, reconnects = rt.run(scenario())
+    if closed is None and reconnects:
+        code, reason = reconnects[0]
+        raise RuleBroken("realtime-deprovision",
+                         f"deprovision closed the connection with code {code} ({reason}), "
+                         "after which clients reconnect: it must be a terminal code "
+                         "(3500-3999, 4500-4999; the mock sends 4501)")
     if closed is None:
         raise RuleBroken("realtime-deprovision",
                          f"the organisation's connection stayed open after deprovision "

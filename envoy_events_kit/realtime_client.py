@@ -17,6 +17,7 @@ from centrifuge import (
     Client,
     ClientEventHandler,
     ConnectedContext,
+    ConnectingContext,
     DisconnectedContext,
     ErrorContext,
     PublicationContext,
@@ -50,9 +51,15 @@ class Watcher(ClientEventHandler):
     #: Error codes the server answered with, in order: a reply's error code (109 token
     #: expired, ...) when there is one, else the client's own code for the error.
     errors: list[int] = field(default_factory=list)
+    #: (code, reason) of each move to "connecting": the first connect (code 0), then each
+    #: time the connection was lost and the client reconnects (e.g. 3001 shutdown).
+    reconnects: list[tuple[int, str]] = field(default_factory=list)
 
     async def on_connected(self, ctx: ConnectedContext) -> None:
         await self.connects.put(ctx)
+
+    async def on_connecting(self, ctx: ConnectingContext) -> None:
+        self.reconnects.append((ctx.code, ctx.reason))
 
     async def on_error(self, ctx: ErrorContext) -> None:
         self.errors.append(ctx.error.code if isinstance(ctx.error, ReplyError) else ctx.code)

@@ -226,6 +226,8 @@ def test_a_broken_realtime_proxy_fails_naming_its_rule_and_no_other(realtime_moc
     assert code == 1, output
     assert broken_rows(output) == {proxy.breaks}, output
     assert f"rule {proxy.breaks}:" in output
+    if proxy.says:
+        assert proxy.says in output, output
 
 
 @pytest.mark.parametrize("name", sorted(REFUSAL_PROXIES))

@@ -56,10 +56,11 @@ class AcceptsExpiredTokens(RealtimeProxy):
     def from_client(self, message: Message, session: Session) -> tuple[list[Message],
                                                                        list[Message]]:
         connect = message.get("connect")
-        claims = claims_of(connect.get("token", "")) if connect else {}
-        if claims.get("exp", time.time()) < time.time():
-            claims["exp"] = int(time.time()) + 600
-            connect["token"] = jwt.encode(claims, DEV_SECRET, algorithm="HS256")
+        if connect:
+            claims, now = claims_of(connect.get("token", "")), time.time()
+            if claims.get("exp", now) < now:
+                claims["exp"] = int(now) + 600
+                connect["token"] = jwt.encode(claims, DEV_SECRET, algorithm="HS256")
         return [message], []
 
 
@@ -77,6 +78,7 @@ class DeprovisionReconnects(RealtimeProxy):
     clients reconnect, instead of a terminal code."""
 
     breaks = "realtime-deprovision"
+    says = "with code 3001 (shutdown), after which clients reconnect"
 
     def server_closed(self, code: int, reason: str, session: Session) -> tuple[int, str]:
         return (3001, "shutdown") if code >= 4500 else (code, reason)

@@ -43,6 +43,10 @@ def claims_of(token: str) -> dict[str, Any]:
 class RealtimeProxy:
     """Forwards a client's WebSocket to `upstream`; subclasses override the three hooks."""
 
+    #: The rule(s) a broken proxy breaks, and words the suite's message must hold (if any).
+    breaks: Any = ""
+    says = ""
+
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.url = ""
