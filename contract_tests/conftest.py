@@ -1,7 +1,7 @@
 """Fixtures of the contract suite: the target, who the suite is, the rules' context.
 
-The options themselves are defined once in `plugin.py` (the pytest11 entry point, already
-loaded: it must not be listed in `pytest_plugins` again).
+The options themselves are defined once in `envoy_events_kit/pytest_plugin.py` (the
+pytest11 entry point, already loaded: it must not be listed in `pytest_plugins` again).
 """
 
 from __future__ import annotations

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from envoy_events_kit.contract_tests.realtime_rules import RULES as REALTIME_RULES
 
 from envoy_events_kit import spec_path
+from envoy_events_kit.documents import document
 
 HELD, BROKEN, UNCHECKED = "held", "BROKEN", "not checked"
 #: The reason of a row whose tests were all deselected (-k, -m) or that has no test.
@@ -55,7 +55,7 @@ def _key(raw: dict, path: tuple[str, ...]) -> str:
 
 def assumptions(spec: Path | None = None) -> dict[str, str]:
     """Every `x-assumed` behaviour of the spec: key -> its `x-assumption` sentence."""
-    raw = yaml.safe_load((spec or spec_path()).read_text())
+    raw = document(spec or spec_path())
     return {_key(raw, path): node.get("x-assumption", "") for path, node in _walk(raw, ())}
 
 

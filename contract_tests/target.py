@@ -15,7 +15,6 @@ from typing import Any
 import jwt
 import pytest
 import requests
-import yaml
 from envoy_events_kit.contract_tests.client import (
     DEFAULT_RATE,
     DEFAULT_TIMEOUT,
@@ -23,10 +22,11 @@ from envoy_events_kit.contract_tests.client import (
     parse_rate,
 )
 
-from envoy_events_kit import default_fixtures_path, spec_path
+from envoy_events_kit import default_fixtures_path
 from envoy_events_kit.claims import CONNECTION as CONNECTION_CLAIMS
 from envoy_events_kit.claims import Claims
 from envoy_events_kit.claims import claims as claims_schema
+from envoy_events_kit.documents import document, spec_document
 
 
 def connection_claims() -> Claims:
@@ -69,7 +69,7 @@ def _value(config: pytest.Config, option: str, env: str) -> str | None:
     dest = option.lstrip("-").replace("-", "_")
     try:
         value = config.getoption(dest)
-    except ValueError:  # the option is not defined (an older plugin.py)
+    except ValueError:  # the option is not defined (an older pytest_plugin.py)
         value = None
     return value or os.environ.get(env) or None
 
@@ -143,7 +143,7 @@ def unverified_claims(token: str) -> dict[str, Any]:
 
 def provisioning_scope() -> str:
     """The scope the spec's security requirement of provisioning names."""
-    raw = yaml.safe_load(spec_path().read_text())
+    raw = spec_document()
     for requirement in raw["paths"][PROVISION]["get"].get("security", []):
         for scopes in requirement.values():
             if scopes:
@@ -153,7 +153,7 @@ def provisioning_scope() -> str:
 
 def bundled_fixture_tokens() -> dict[str, str]:
     """Tokens of the bundled fixtures, by name: the defaults against an in-process mock."""
-    raw = yaml.safe_load(default_fixtures_path().read_text())
+    raw = document(default_fixtures_path())
     return {name: entry["token"] for name, entry in raw.get("tokens", {}).items()}
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import jwt
 import pytest
-import yaml
 from envoy_events_kit.contract_tests import realtime_rules as rt
 from envoy_events_kit.contract_tests.checks import RuleBroken
 from envoy_events_kit.contract_tests.target import (
@@ -25,7 +24,7 @@ from envoy_events_kit.contract_tests.target import (
     Target,
 )
 
-from envoy_events_kit import spec_path
+from envoy_events_kit.documents import spec_document
 
 #: Ids of nobody the target knows (valid KSUID form), for "someone else's" channels.
 OTHER_USER = "usr_0ujtsYcgvSTl8PAuAdqWYSMnLOv"
@@ -294,7 +293,7 @@ def _skip_unless_the_mock_feeds(target: Target, realtime_url: str) -> None:
 
 def _example_event(namespace: str) -> tuple[str, dict[str, Any]] | None:
     """An event type of the namespace and its data example, both from the spec."""
-    spec = yaml.safe_load(spec_path().read_text())
+    spec = spec_document()
     for name, item in (spec.get("webhooks") or {}).items():
         post = item["post"]
         if post.get("x-namespace") != namespace:

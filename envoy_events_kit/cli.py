@@ -68,12 +68,14 @@ def main() -> None:
               help="Port of the realtime server with --realtime (0: any free one).")
 @click.option("--webhook-retry-schedule", default="0,1,5", show_default=True,
               metavar="SECONDS,...|svix",
-              help="Seconds before each webhook delivery attempt; `svix` for Svix's real "
-                   "schedule (0,5,300,1800,7200,18000,36000,36000).")
+              help="Seconds before each webhook delivery attempt, on the mock's clock (a "
+                   "frozen clock holds retries until it is moved); `svix` for Svix's delays "
+                   "(0,5,300,1800,7200,18000,36000,36000).")
 @click.option("--allow-webhook-host", "allowed_webhook_hosts", multiple=True, metavar="HOST",
               help="Also deliver webhooks to HOST (repeatable); by default only to loopback.")
 @click.option("--webhook-timeout", default=5.0, show_default=True,
-              type=click.FloatRange(0.1, 60), help="Seconds a receiver has to answer.")
+              type=click.FloatRange(0.1, 60),
+              help="Seconds a webhook attempt may take in all (connect, headers and body).")
 @click.option("--scenario", metavar="FILE|NAME",
               help="Play a scenario of timed events once the mock serves: a YAML file, or a "
                    "bundled name (shipment-journey).")
@@ -95,7 +97,8 @@ def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, c
 
     Browser apps on any localhost port may call it (CORS). Its control API under
     /__mock__/ resets it, provisions organisations, creates principals, moves the clock,
-    injects faults and shows the request journal (`envoy-events spec --control`).
+    injects faults and shows the request journal (`envoy-events spec --control`); its
+    dashboard, /__mock__/ui, does all that in a browser (the banner prints the URL).
     """
     from envoy_events_kit.mock_server.serving.cli_support import run_mock
 
@@ -115,17 +118,28 @@ def realtime() -> None:
     source with Go into the kit's cache directory."""
 
 
-@realtime.command("install", short_help="Build the pinned Centrifugo with `go install`.")
-@click.option("--force", is_flag=True, help="Build again even if it is installed.")
+@realtime.command("install", short_help="Build the pinned Centrifugo; fetch the browser client.")
+@click.option("--force", is_flag=True, help="Build and fetch again even if they are installed.")
 def realtime_install(force: bool) -> None:
     """Build the pinned Centrifugo into the user's cache directory (needs Go; minutes the
-    first time, seconds once Go's caches are warm). Prints the binary's path."""
+    first time, with a progress line every 10 s; seconds once Go's caches are warm), then
+    fetch the pinned npm `centrifuge` browser client beside it with npm (checked against its
+    integrity hash) for the dashboard at /__mock__/ui. Without npm the dashboard shows the
+    mock's own event list instead: a warning, not a failure."""
+    from envoy_events_kit.mock_server.events.realtime.browser_client import (
+        ClientUnavailable,
+        install_browser_client,
+    )
     from envoy_events_kit.mock_server.events.realtime.install import RealtimeUnavailable, install
 
     try:
         install(force=force, echo=click.echo)
     except RealtimeUnavailable as exc:
         raise click.ClickException(str(exc)) from None
+    try:
+        install_browser_client(force=force, echo=click.echo)
+    except ClientUnavailable as exc:
+        click.echo(f"warning: the dashboard's centrifuge browser client: {exc}", err=True)
 
 
 @realtime.command("path", short_help="Print the Centrifugo binary --realtime would run.")

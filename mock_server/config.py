@@ -39,10 +39,15 @@ class Settings:
     centrifugo: Path | None = None
     realtime_port: int = 0
     #: Seconds before each webhook delivery attempt (`--webhook-retry-schedule`), the hosts
-    #: deliveries may go to besides loopback ones, and the per-attempt timeout.
+    #: deliveries may go to besides loopback ones, and the deadline of a whole attempt
+    #: (connect, send, headers and body).
     webhook_retry_schedule: tuple[float, ...] = (0.0, 1.0, 5.0)
     allowed_webhook_hosts: tuple[str, ...] = ()
     webhook_timeout_s: float = 5.0
+    #: Bounds of the delivery log: deliveries, and bytes of their bodies (the oldest
+    #: completed deliveries make room; pending ones are never dropped).
+    webhook_log_size: int = 10_000
+    webhook_log_bytes: int = 64 * 1024 * 1024
     #: A scenario to play once the mock serves (a file, or a bundled name), and whether to
     #: play it again and again.
     scenario: str | None = None
@@ -53,6 +58,9 @@ class Settings:
             raise ConfigError(f"the signing secret must be at least {MIN_SECRET_BYTES} bytes")
         if self.token_ttl <= 0:
             raise ConfigError("the token TTL must be a positive number of seconds")
+        if self.webhook_log_size < 1 or self.webhook_log_bytes < 1:
+            raise ConfigError("the delivery log's bounds (webhook_log_size, webhook_log_bytes) "
+                              "must be positive")
         object.__setattr__(self, "fixtures_path", Path(self.fixtures_path))
         if self.state_file is not None:
             object.__setattr__(self, "state_file", Path(self.state_file))

@@ -13,14 +13,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jsonschema import Draft202012Validator, ValidationError, validators
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from .cache import load_yaml
+from envoy_events_kit.documents import document
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
 
 
@@ -83,7 +81,7 @@ class Spec:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.document: dict[str, Any] = load_yaml(self.path.read_bytes(), _Loader)
+        self.document: dict[str, Any] = document(self.path)
         self._uri = f"urn:envoy-events-kit:{self.path.name}"
         resource = Resource.from_contents(self.document, default_specification=DRAFT202012)
         self._registry = Registry().with_resource(self._uri, resource)
@@ -131,6 +129,14 @@ class Spec:
         return {("allOf" if key == "$ref" else key):
                 ([target] if key == "$ref" else self._inline(value, refs))
                 for key, value in schema.items()}
+
+    def inlined(self, schema: Any) -> Any:
+        """The schema with every local `$ref` replaced by its target (for showing it; a
+        schema that cannot be inlined, e.g. a recursive one, is returned as it is)."""
+        try:
+            return self._inline(schema, ())
+        except _CannotInline:
+            return schema
 
     def component(self, name: str) -> Any:
         return self.validator(f"#/components/schemas/{name}")

@@ -260,7 +260,7 @@ def test_help_lists_options_and_ini_keys(pytester):
 
 
 def test_importing_the_plugin_loads_nothing_heavy():
-    code = ("import sys, envoy_events_kit.contract_tests.plugin; "
+    code = ("import sys, envoy_events_kit.pytest_plugin; "
             "print(sorted(m for m in ('envoy_events_kit.mock_server', 'flask', 'schemathesis', "
             "'hypothesis', "
             "'requests', 'jsonschema', 'waitress') if m in sys.modules))")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import requests
-from envoy_events_kit.mock_server.events.webhooks.delivery import SVIX_SCHEDULE, parse_schedule
+from envoy_events_kit.mock_server.events.webhooks.delivery import parse_schedule
 from envoy_events_kit.mock_server.events.webhooks.receiver import WebhookReceiver
 from envoy_events_kit.mock_server.serving.handle import EventsMock
 
@@ -273,7 +273,9 @@ def test_a_burst_is_fully_accounted_for():
 
 def test_schedules():
     assert parse_schedule("0,1,5") == (0.0, 1.0, 5.0)
-    assert parse_schedule("svix") == SVIX_SCHEDULE
+    # Svix's published schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+    svix = (0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
+    assert parse_schedule("svix") == parse_schedule(" SVIX ") == svix
     for bad in ("", "1,-1", "x", "nan", "inf"):
         with pytest.raises(ValueError):
             parse_schedule(bad)

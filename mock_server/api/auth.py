@@ -10,6 +10,8 @@ from .errors import ApiError
 from .tokens import Clock
 
 REALM = 'Bearer realm="envoy-events"'
+#: Where the accepted principal's name is left for the journal (never the token).
+PRINCIPAL_KEY = "envoy_events.principal"
 
 
 def _unauthorized(message: str, token_given: bool) -> ApiError:
@@ -33,4 +35,5 @@ def authenticate(store: Store, clock: Clock) -> Principal:
         raise _unauthorized("The bearer token is not known.", True)
     if principal.expired(clock.now()):
         raise _unauthorized("The bearer token has expired.", True)
+    request.environ[PRINCIPAL_KEY] = principal.name or principal.user_id
     return principal

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,18 +60,29 @@ class Clock:
 
     def __init__(self, setting: str = "real") -> None:
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
         self.set(setting)
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` after every change (webhook retries are due on this clock)."""
+        self._listeners.append(listener)
 
     def set(self, setting: str) -> None:
         """`real` or an ISO-8601 instant to freeze at."""
         frozen = None if setting == "real" else parse_instant(setting)
         with self._lock:
             self._frozen = frozen
+        self._moved()
 
     def advance(self, seconds: int) -> None:
         with self._lock:
             base = self._frozen if self._frozen is not None else datetime.now(UTC)
             self._frozen = base + timedelta(seconds=seconds)
+        self._moved()
+
+    def _moved(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     @property
     def mode(self) -> str:
@@ -95,6 +107,8 @@ class Minter:
         self._ttl = ttl
         self._clock = clock
         self._jws = _signer()
+        # The claims schemas are read from the spec here, at start, not by the first request.
+        self._connection, self._subscription = claims(CONNECTION), claims(SUBSCRIPTION)
 
     def _sign_json(self, payload: str) -> str:
         return self._jws.encode(payload.encode(), self._secret, ALGORITHM, HEADER)
@@ -109,11 +123,11 @@ class Minter:
 
     def connection(self, principal: Principal, channels: list[str]) -> str:
         """Connection JWT, laid out by the spec's `ConnectionTokenClaims`."""
-        return self._sign(claims(CONNECTION).build(
+        return self._sign(self._connection.build(
             {"user_id": principal.user_id, "org_id": principal.org_id,
              "granted_channels": channels, **self._times()}))
 
     def subscription(self, principal: Principal, channel: str) -> str:
         """Subscription JWT for exactly `channel`, laid out by `SubscriptionTokenClaims`."""
-        return self._sign(claims(SUBSCRIPTION).build(
+        return self._sign(self._subscription.build(
             {"user_id": principal.user_id, "requested_channel": channel, **self._times()}))

@@ -22,6 +22,7 @@ class Entry(NamedTuple):
     status: int
     time: datetime  # formatted when the journal is read, not on every request
     authorization: str | None  # scheme only: tokens never enter the journal
+    principal: str | None = None  # the accepted token's principal (name or user id)
 
 
 def redact(authorization: str | None) -> str | None:
@@ -43,9 +44,24 @@ class Journal:
         with self._lock:
             self._entries.append(tuple(entry))
 
-    def entries(self) -> list[dict]:
+    def entries(self, operation_id: str | None = None, status: int | None = None,
+                principal: str | None = None, limit: int | None = None) -> list[dict]:
+        """Oldest first; only those that match every filter given, the newest `limit`
+        (searched from the newest end: a page polling a full journal reads what it shows)."""
+        filtered = operation_id is not None or status is not None or principal is not None
+        entries: list[tuple] = []
         with self._lock:
-            entries = list(self._entries)
+            if not filtered and limit is None:
+                entries = list(self._entries)
+            else:
+                for e in reversed(self._entries):
+                    if ((operation_id is None or e[2] == operation_id)
+                            and (status is None or e[3] == status)
+                            and (principal is None or e[6] == principal)):
+                        entries.append(e)
+                        if limit is not None and len(entries) >= limit:
+                            break
+                entries.reverse()
         return [Entry(*entry)._replace(time=format_instant(entry[4]))._asdict()
                 for entry in entries]
 
@@ -92,3 +108,9 @@ class Faults:
     def clear(self) -> None:
         with self._lock:
             self._armed.clear()
+
+    def listing(self) -> list[dict]:
+        """The faults still armed, by operation."""
+        with self._lock:
+            return [{"operation_id": op, "status": f.status, "latency_ms": f.latency_ms,
+                     "remaining": f.remaining} for op, f in sorted(self._armed.items())]

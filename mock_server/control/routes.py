@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from envoy_events_kit.names import hint
+
 from ..api.errors import ApiError, invalid_request
 from ..api.responses import no_content
 from ..api.tokens import format_instant, parse_instant
+from ..events.realtime.browser_client import CLIENT_VERSION
 from ..events.scenarios import BUNDLED
-from ..events.webhooks.endpoints import url_problem
+from ..events.webhooks.delivery import STATUSES
 from ..spec import first_error
 from ..state.mock_state import MockState, current
 from ..state.model import Organisation, Principal, WebhookEndpoint
+from .dashboard import browser_client_url
 
 
 def _operation():
@@ -52,7 +55,8 @@ def _instant(text: str) -> Any:
 def _endpoint_json(endpoint: WebhookEndpoint) -> dict[str, Any]:
     """With its secret: the control API is the one place that shows it."""
     body = asdict(endpoint)
-    body["event_types"] = list(endpoint.event_types) if endpoint.event_types else None
+    body["event_types"] = (list(endpoint.event_types)
+                           if endpoint.event_types is not None else None)
     body["failing"] = current().webhooks.failing(endpoint.id)
     return body
 
@@ -72,6 +76,29 @@ def _not_found(message: str) -> ApiError:
     return ApiError(404, "not_found", message)
 
 
+def _int_arg(name: str, low: int, high: int) -> int | None:
+    """An integer query parameter within [low, high], None when absent; 400 otherwise."""
+    text = request.args.get(name)
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise invalid_request(f"Invalid query parameter {name!r}: {text[:40]!r} is not an "
+                              "integer.") from None
+    if not low <= value <= high:
+        raise invalid_request(f"Invalid query parameter {name!r}: {value} is not within "
+                              f"{low}..{high}.")
+    return value
+
+
+def _limit() -> int | None:
+    return _int_arg("limit", 1, 100_000)
+
+
+def _newest(rows: list[Any], limit: int | None) -> list[Any]:
+    return rows[-limit:] if limit is not None else rows
+
 
 def reset_mock() -> Response:
     current().reset()
@@ -80,15 +107,19 @@ def reset_mock() -> Response:
 
 def get_mock_state() -> Response:
     state = current()
+    realtime = None
+    if state.realtime:
+        realtime = {**state.realtime.describe(), "browser_client": browser_client_url(),
+                    "browser_client_version": CLIENT_VERSION}
     return jsonify(organisations=[_org_json(o) for o in state.store.organisations()],
-                   clock=state.clock.describe(),
-                   realtime=state.realtime.describe() if state.realtime else None)
+                   clock=state.clock.describe(), webhooks=state.webhooks.describe(),
+                   realtime=realtime)
 
 
 def put_organisation(org_id: str) -> Response:
     _checked_path(org_id=org_id)
     body = _checked_body()
-    return jsonify(_org_json(current().set_provisioned(org_id, body["provisioned"])))
+    return jsonify(_org_json(current().store.set_provisioned(org_id, body["provisioned"])))
 
 
 def list_webhook_endpoints(org_id: str) -> Response:
@@ -103,13 +134,16 @@ def create_webhook_endpoint(org_id: str) -> Response:
     _checked_path(org_id=org_id)
     body = _checked_body()
     state = current()
-    problem = url_problem(body["url"], state.webhooks.allowed_hosts)
+    problem = state.webhooks.policy.problem(body["url"])
     if problem:
         raise invalid_request(f"Invalid webhook endpoint URL: {problem}.")
     for event_type in body.get("event_types", []):
         state.events.catalogue.get(event_type)  # 400 with "did you mean" for a typo
-    endpoint = state.store.add_endpoint(org_id, body["url"], body.get("secret"),
-                                        body.get("event_types"))
+    try:
+        endpoint = state.store.add_endpoint(org_id, body["url"], body.get("secret"),
+                                            body.get("event_types"))
+    except ValueError as exc:  # a secret the signing library cannot use
+        raise invalid_request(f"Invalid request body: {exc}.") from exc
     if endpoint is None:
         raise _not_found(f"No organisation {org_id}.")
     response = jsonify(_endpoint_json(endpoint))
@@ -122,6 +156,10 @@ def delete_webhook_endpoint(org_id: str, endpoint_id: str) -> Response:
     if not current().store.delete_endpoint(org_id, endpoint_id):
         raise _not_found(f"No webhook endpoint {endpoint_id} in {org_id}.")
     return no_content()
+
+
+def list_principals() -> Response:
+    return jsonify(principals=[_principal_json(p) for p in current().store.principals()])
 
 
 def create_principal() -> Response:
@@ -152,7 +190,9 @@ def set_clock() -> Response:
 
 
 def get_journal() -> Response:
-    return jsonify(entries=current().journal.entries())
+    return jsonify(entries=current().journal.entries(
+        operation_id=request.args.get("operation_id"), status=_int_arg("status", 100, 599),
+        principal=request.args.get("principal"), limit=_limit()))
 
 
 def clear_journal() -> Response:
@@ -179,7 +219,12 @@ def publish_event() -> Response:
 
 
 def list_events() -> Response:
-    return jsonify(events=current().events.history())
+    limit = _limit()
+    return jsonify(events=_newest(current().events.history(), limit))
+
+
+def list_event_types() -> Response:
+    return jsonify(event_types=current().events.catalogue.describe())
 
 
 def get_snapshot() -> Response:
@@ -224,12 +269,17 @@ def play_scenario(name: str) -> Response:
         playback = player.play(name, loop=body.get("loop", False))
     except KeyError:
         known = sorted({*BUNDLED, *player.known})
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise _not_found(f"No scenario {name!r}.{hint} Known: {', '.join(known)}.") from None
+        raise _not_found(f"No scenario {name!r}.{hint(name, known)} "
+                         f"Known: {', '.join(known)}.") from None
     response = jsonify(playback.as_json())
     response.status_code = 202
     return response
+
+
+def list_faults() -> Response:
+    state = current()
+    return jsonify(faults=state.faults.listing(),
+                   delivery_faults=state.webhooks.armed_faults())
 
 
 def clear_faults() -> Response:
@@ -239,14 +289,14 @@ def clear_faults() -> Response:
 
 
 def list_deliveries() -> Response:
-    statuses = {"pending", "delivered", "failed", "cancelled", "blocked", "abandoned"}
+    statuses = set(STATUSES)
     status = request.args.get("status")
     if status is not None and status not in statuses:
         raise invalid_request(f"Unknown delivery status {status!r}: one of "
                               f"{', '.join(sorted(statuses))}.")
     filters = {name: request.args.get(name)
                for name in ("organisation", "endpoint", "event", "event_type", "status")}
-    return jsonify(deliveries=current().webhooks.deliveries(**filters))
+    return jsonify(deliveries=current().webhooks.deliveries(limit=_limit(), **filters))
 
 
 def retry_delivery(delivery_id: str) -> Response:
@@ -279,15 +329,18 @@ HANDLERS = {
     "listWebhookEndpoints": list_webhook_endpoints,
     "createWebhookEndpoint": create_webhook_endpoint,
     "deleteWebhookEndpoint": delete_webhook_endpoint,
+    "listPrincipals": list_principals,
     "createPrincipal": create_principal,
     "getClock": get_clock,
     "setClock": set_clock,
     "getJournal": get_journal,
     "clearJournal": clear_journal,
     "injectFault": inject_fault,
+    "listFaults": list_faults,
     "clearFaults": clear_faults,
     "publishEvent": publish_event,
     "listEvents": list_events,
+    "listEventTypes": list_event_types,
     "listDeliveries": list_deliveries,
     "retryDelivery": retry_delivery,
     "injectDeliveryFault": inject_delivery_fault,

@@ -9,15 +9,17 @@ dispatcher) in the order they were added.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import threading
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from ksuid import Ksuid
+
+from envoy_events_kit.names import hint
 
 from ..api.channels import parse
 from ..api.errors import ApiError, invalid_request
@@ -33,6 +35,22 @@ class EventType:
     name: str
     namespace: str
     validator: Any
+    summary: str | None = None
+    data_schema: Any = None
+
+
+def _data_schema(envelope: Any) -> dict[str, Any]:
+    """The `data` schema of an inlined envelope schema: its own `properties.data` and its
+    `allOf` members', merged (later members refine earlier ones)."""
+    merged: dict[str, Any] = {}
+    for part in [envelope, *(envelope.get("allOf") or [])] if isinstance(envelope, dict) else []:
+        data = (part.get("properties") or {}).get("data") if isinstance(part, dict) else None
+        if isinstance(data, dict):
+            properties = {**merged.get("properties", {}), **data.get("properties", {})}
+            merged.update(data)
+            if properties:
+                merged["properties"] = properties
+    return merged or {"type": "object"}
 
 
 class EventCatalogue:
@@ -44,7 +62,19 @@ class EventCatalogue:
             operation = item["post"]
             body = spec.resolve(operation["requestBody"])
             schema = body["content"]["application/json"]["schema"]
-            self.types[name] = EventType(name, operation["x-namespace"], spec.validator(schema))
+            self.types[name] = EventType(name, operation["x-namespace"], spec.validator(schema),
+                                         operation.get("summary"),
+                                         _data_schema(spec.inlined(schema)))
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Each type with its namespace, data schema and the schema's first example."""
+        rows = []
+        for kind in self.types.values():
+            examples = kind.data_schema.get("examples") or []
+            rows.append({"type": kind.name, "namespace": kind.namespace, "summary": kind.summary,
+                         "data_schema": kind.data_schema,
+                         "example": examples[0] if examples else None})
+        return rows
 
     def get(self, name: str) -> EventType:
         """The type called `name`; a 400 naming the closest known type otherwise."""
@@ -52,9 +82,7 @@ class EventCatalogue:
             return self.types[name]
         except KeyError:
             known = sorted(self.types)
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise invalid_request(f"Unknown event type {name!r}.{hint} "
+            raise invalid_request(f"Unknown event type {name!r}.{hint(name, known)} "
                                   f"The spec declares: {', '.join(known)}.") from None
 
 
@@ -143,11 +171,13 @@ class EventBus:
         if problem:
             raise invalid_request(f"Invalid {kind.name} event: {problem}")
 
-    def organisation_off(self, org_id: str) -> None:
-        """Tell every sink that `org_id` was deprovisioned."""
-        users = self._store.user_ids(org_id)
-        for sink in self._sinks:
-            sink.organisation_off(org_id, users)
+    def organisations_off(self, org_ids: Iterable[str]) -> None:
+        """Tell every sink that these organisations were turned off (the store calls this
+        for every change that turns one off: deprovision, snapshot, state file, reset)."""
+        for org_id in org_ids:
+            users = self._store.user_ids(org_id)
+            for sink in self._sinks:
+                sink.organisation_off(org_id, users)
 
     def history(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -178,9 +208,8 @@ class EventBus:
         parsed = parse(channel)
         known = self._store.fixtures.namespaces
         if parsed.namespace not in known:
-            close = difflib.get_close_matches(parsed.namespace, sorted(known), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise invalid_request(f"Unknown namespace {parsed.namespace!r}.{hint} "
+            raise invalid_request(f"Unknown namespace {parsed.namespace!r}."
+                                  f"{hint(parsed.namespace, known)} "
                                   f"The fixtures define: {', '.join(sorted(known))}.")
         if parsed.namespace != kind.namespace:
             raise invalid_request(f"{kind.name} events belong to the {kind.namespace!r} "

@@ -11,6 +11,7 @@ import click
 
 from ..api.tokens import format_instant, parse_instant
 from ..config import ConfigError, Settings
+from ..control.dashboard import UI_PREFIX
 from ..events.realtime.install import RealtimeUnavailable
 from ..events.realtime.process import RealtimeError
 from ..events.scenarios import ScenarioError
@@ -26,6 +27,8 @@ def banner(server: MockServer) -> str:
     lines = [f"envoy-events mock serving {server.url} on {server.server}  (clock: "
              f"{state.clock.describe()['now']} {state.clock.mode}; fixtures: "
              f"{state.fixtures.path})", "",
+             f"Dashboard: {server.url}{UI_PREFIX}  (open it in a browser: principals, live "
+             "events, publish, deliveries, journal)", "",
              f"{'name':<18} {'org':<31} {'user':<31} token / scopes"]
     for p in principals:
         expired = f"  EXPIRED {format_instant(p.expires_at)}" if p.expires_at else ""
@@ -42,6 +45,11 @@ def banner(server: MockServer) -> str:
                       f"{state.realtime.websocket_url}",
                   "  connect with a connection token; publish with "
                   f"POST {server.url}/__mock__/events"]
+    if state.state_file is not None:
+        lines += ["", f"State: {state.state_file.path} (--state-file) wins over the fixtures "
+                      "for organisations, webhook endpoints and created principals; "
+                      "POST /__mock__/reset goes back to the fixtures."]
+        lines += [f"  {note}" for note in state.state_file.notes]
     lines += ["", "Control API: " + server.url + "/__mock__/state   Ctrl-C stops."]
     return "\n".join(lines)
 

@@ -58,6 +58,7 @@ class MockServer:
         """Create the listening socket (raises OSError when the port is taken)."""
         self._engine.bind()
         self._bound = True
+        self.state.webhooks.serving_at(self.host, self._engine.port)  # never a webhook target
         return self
 
     def start(self) -> MockServer:
@@ -93,11 +94,16 @@ class MockServer:
             self.stop()
 
     def stop(self) -> None:
-        """Stop serving, finish in-flight requests, close every socket and what runs beside."""
-        self.state.close()
+        """Stop serving, finish in-flight requests, close every socket and what runs beside.
+
+        In that order: a scenario stops publishing, HTTP drains (a request in flight still
+        publishes into live sinks), then the sinks stop (webhook workers record what they
+        could not send, the realtime stand-in goes)."""
+        self.state.scenarios.stop_all()
         if self._bound or self._serving:
             self._engine.stop()
         self._bound = self._serving = False
+        self.state.close()
 
     def _start_beside(self, on_exit: Callable[[str], None]) -> None:
         """Bind, then start what runs beside the app (realtime stand-in, a scenario); on a

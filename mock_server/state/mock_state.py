@@ -42,6 +42,8 @@ class MockState:
     scenarios: ScenarioPlayer
     #: The running Centrifugo stand-in (`--realtime`), else None.
     realtime: Any = None
+    #: The `--state-file` in use (`persistence.StateFile`), else None.
+    state_file: Any = None
 
     def reset(self) -> None:
         """Back to the fixtures: state, clock, journal, faults and published events."""
@@ -51,14 +53,6 @@ class MockState:
         self.faults.clear()
         self.scenarios.stop_all()
         self.events.reset()
-
-    def set_provisioned(self, org_id: str, provisioned: bool) -> Any:
-        """(De)provision; deprovisioning also tells every event sink (realtime disconnects
-        the organisation's users, webhooks cancel what is still on its way)."""
-        org = self.store.set_provisioned(org_id, provisioned)
-        if not provisioned:
-            self.events.organisation_off(org_id)
-        return org
 
     def start_realtime(self, host: str = "127.0.0.1",
                        on_exit: Callable[[str], None] | None = None) -> None:
@@ -115,8 +109,11 @@ def build(settings: Settings) -> MockState:
     store = Store(fixtures, settings.seed)
     events = EventBus(spec, store, clock, settings.seed)
     webhooks = WebhookDispatcher(store, settings.seed, settings.webhook_retry_schedule,
-                                 settings.allowed_webhook_hosts, settings.webhook_timeout_s)
+                                 settings.allowed_webhook_hosts, settings.webhook_timeout_s,
+                                 clock, settings.webhook_log_size, settings.webhook_log_bytes)
     events.add_sink(webhooks)
+    store.on_organisations_off = events.organisations_off
+    store.on_endpoints_off = webhooks.endpoints_off
     scenarios = ScenarioPlayer(events)
     if settings.scenario:
         scenarios.add(load_scenario(settings.scenario, events))

@@ -1,5 +1,11 @@
 """`--state-file`: keep organisations, created principals and webhook endpoints across restarts.
 
+The state file wins over the fixtures for what it holds (each organisation's provisioning
+and webhook endpoints, the principals created through the control API); organisations the
+fixtures add after it was saved are taken from the fixtures, and every organisation on which
+the two disagree is named in `StateFile.notes` (the banner prints them). `POST
+/__mock__/reset` goes back to the fixtures.
+
 The store calls `StateFile.save` with its lock held after every change, so writes happen in
 the order of the changes and a change is on disk before the request that made it is answered.
 Each write is atomic: a temporary file in the same directory, fsync, rename over the old
@@ -27,6 +33,8 @@ class StateFile:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._last: str | None = None
+        #: Where the state file and the fixtures disagree, one sentence each (for the banner).
+        self.notes: list[str] = []
 
     def load(self) -> dict[str, Any] | None:
         """The saved snapshot, None when there is no file yet; ConfigError when unreadable."""
@@ -91,6 +99,29 @@ def attach(store: Store, path: Path) -> StateFile:
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"--state-file {state_file.path}: not a mock state file "
                               f"({exc!r}); move it away or give another path") from exc
+        state_file.notes = _disagreements(store)
+        state_file.notes += [f"{org_id}: not in the state file, taken from the fixtures"
+                             for org_id in store.adopt_fixture_organisations()]
     store.on_change = state_file.save
     state_file.save(store)
     return state_file
+
+
+def _disagreements(store: Store) -> list[str]:
+    """Organisations whose provisioning or endpoints differ between fixtures and state."""
+    notes = []
+    for org in store.fixtures.organisations.values():
+        saved = store.organisation(org.id)
+        if saved is None:
+            continue
+        if saved.provisioned != org.provisioned:
+            notes.append(f"{org.id}: {_provisioned(saved.provisioned)} in the state file, "
+                         f"{_provisioned(org.provisioned)} in the fixtures")
+        if {e.url for e in saved.webhook_endpoints} != {e.url for e in org.webhook_endpoints}:
+            notes.append(f"{org.id}: {len(saved.webhook_endpoints)} webhook endpoint(s) from "
+                         f"the state file (the fixtures have {len(org.webhook_endpoints)})")
+    return notes
+
+
+def _provisioned(flag: bool) -> str:
+    return "provisioned" if flag else "not provisioned"

@@ -12,7 +12,6 @@ import ctypes
 import http.client
 import json
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from envoy_events_kit.net import free_port
 
 START_TIMEOUT_S = 10.0
 PORT_TRIES = 3
@@ -34,12 +35,6 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 class Centrifugo:

@@ -1,7 +1,9 @@
-"""pytest11 entry point of envoy-events-kit.
+"""The pytest plugin (pytest11 entry point) of envoy-events-kit: a room of its own.
 
 Defines, once, the `--events-*` options shared by the integration-suite fixtures and the
-contract suite. Fixtures for integration suites live here too (kept few and short).
+contract suite (`contract_tests/`, which only reads them), and the few short fixtures an
+integration suite gets: `events_mock`, `events_realtime`, `events_webhook_receiver`,
+`events_base_url`, `events_token`. The logic lives in `mock_server` (EventsMock).
 """
 
 from __future__ import annotations
@@ -161,11 +163,17 @@ def events_realtime_session(pytestconfig: pytest.Config) -> Iterator[EventsRealt
     """A mock with a real Centrifugo beside it, one per session (per xdist worker). Its clock
     is real: Centrifugo judges token expiry by the real time."""
     from envoy_events_kit.mock_server.events.realtime import RealtimeUnavailable, find_binary
+    from envoy_events_kit.mock_server.events.realtime.install import (
+        NotInstalled,
+        not_installed_for_pytest,
+    )
     from envoy_events_kit.mock_server.serving.handle import EventsRealtime
 
     try:
         find_binary()
-    except RealtimeUnavailable as exc:
+    except NotInstalled:
+        pytest.skip(f"realtime stand-in unavailable: {not_installed_for_pytest()}")
+    except RealtimeUnavailable as exc:  # ENVOY_EVENTS_CENTRIFUGO names no executable file
         pytest.skip(f"realtime stand-in unavailable: {exc}")
     settings = {**_mock_settings(pytestconfig), "clock": "real", "realtime": True}
     with EventsRealtime.start(settings) as mock:
