@@ -38,6 +38,7 @@ KNOWN: dict[str, str] = {
     "ENVOY_EVENTS_CENTRIFUGO": "mock --realtime: the Centrifugo binary",
     "ENVOY_EVENTS_CACHE_DIR": "the kit's cache directory (Centrifugo, parsed YAML)",
     "ENVOY_EVENTS_SOAK_SECONDS": "the kit's own soak test: how long it runs",
+    "ENVOY_EVENTS_SCREENSHOTS": "the kit's own dashboard browser test: where screenshots go",
 }
 
 
