@@ -23,6 +23,8 @@ from typing import IO
 from envoy_events_kit.contract_tests.redaction import Redactor
 from envoy_events_kit.contract_tests.report import write as write_report
 from envoy_events_kit.contract_tests.verdict import (
+    PREFIX,
+    WORDS,
     Verdict,
     closing_line,
     first_line,
@@ -135,6 +137,9 @@ def run(*, secrets: Mapping[str, str | None], report: str | None = None,
         print(redact(closing_line(found)), flush=True)
         if report:
             write_report(report, found, junit, redact)
+    else:  # the child died before its verdict (pytest's internal error, a kill)
+        print(f"{PREFIX} {WORDS.get(status, 'FAILED')} (exit {status}): the suite ended "
+              "without a verdict (see its output above)", flush=True)
     return status
 
 

@@ -20,7 +20,8 @@ from envoy_events_kit.contract_tests.drift import BROKEN, HELD, NOT_SELECTED, UN
 from envoy_events_kit.contract_tests.realtime_rules import NOT_THE_MOCKS
 
 KEPT, BROKEN_EXIT, USAGE, COULD_NOT_CHECK = 0, 1, 2, 3
-WORDS = {KEPT: "KEPT", BROKEN_EXIT: "BROKEN", USAGE: "USAGE ERROR",
+#: pytest's own exit 2 (interrupted) reaches the CLI as 2 as well.
+WORDS = {KEPT: "KEPT", BROKEN_EXIT: "BROKEN", USAGE: "USAGE ERROR OR INTERRUPTED",
          COULD_NOT_CHECK: "COULD NOT CHECK"}
 #: Why a realtime rule may go unchecked even when realtime is required: the person chose it
 #: (no --allow-destructive, no --jwt-secret, -k) or only a mock can show it.
