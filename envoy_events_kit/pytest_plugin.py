@@ -9,6 +9,7 @@ integration suite gets: `events_mock`, `events_realtime`, `events_webhook_receiv
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,9 +92,12 @@ def _is_the_suite(arg: str) -> bool:
     """`envoy_events_kit.contract_tests[...]`, or a path inside the suite's folder."""
     if str(arg).startswith("envoy_events_kit.contract_tests"):
         return True
-    here = Path(__file__).resolve().parent
+    spec = importlib.util.find_spec("envoy_events_kit.contract_tests")
+    if spec is None or not spec.origin:
+        return False
+    suite = Path(spec.origin).resolve().parent
     path = Path(str(arg).split("::")[0]).resolve()
-    return path == here or here in path.parents
+    return path == suite or suite in path.parents
 
 
 # -- fixtures for integration suites ---------------------------------------------------------

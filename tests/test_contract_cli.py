@@ -279,10 +279,16 @@ def test_n_is_refused_with_one_line(xdist: tuple[str, ...]) -> None:
     assert done.stdout == ""
 
 
-def test_n_is_refused_when_pytest_runs_the_suite_itself() -> None:
-    done = subprocess.run([sys.executable, "-m", "pytest", "--pyargs",
-                           "envoy_events_kit.contract_tests", "-p", "no:cacheprovider",
-                           "-n", "2"], capture_output=True, text=True, timeout=300)
+@pytest.mark.parametrize("suite", [("--pyargs", "envoy_events_kit.contract_tests"),
+                                   ("{path}",)], ids=["pyargs", "path"])
+def test_n_is_refused_when_pytest_runs_the_suite_itself(suite: tuple[str, ...]) -> None:
+    import envoy_events_kit.contract_tests as contract_tests
+
+    path = str(Path(contract_tests.__file__).parent)
+    done = subprocess.run([sys.executable, "-m", "pytest",
+                           *(arg.format(path=path) for arg in suite), "-p",
+                           "no:cacheprovider", "-n", "2"],
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stdout[-3000:]
     assert "-n (pytest-xdist) is not supported" in done.stdout + done.stderr
     assert " passed" not in done.stdout
