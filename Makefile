@@ -123,6 +123,7 @@ bench: $(STAMP) realtime interop-tools  ## mock vs baselines vs Prism (throughpu
 	$(BIN)/python benchmarks/consumer_startup.py
 	$(BIN)/python benchmarks/dashboard_polling.py
 	$(BIN)/python benchmarks/first_request.py
+	$(BIN)/python benchmarks/proxy_overhead.py
 
-fuzz: $(STAMP)  ## Schemathesis CLI, all checks, >= 10,000 requests against the strict mock
+fuzz: $(STAMP)  ## Schemathesis CLI, all checks, against the strict mock: events API (>= 10,000 requests), then the control API
 	$(BIN)/python benchmarks/fuzz.py $(FUZZ_ARGS)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any
 
 import jwt
@@ -27,6 +26,7 @@ from envoy_events_kit.claims import CONNECTION as CONNECTION_CLAIMS
 from envoy_events_kit.claims import Claims
 from envoy_events_kit.claims import claims as claims_schema
 from envoy_events_kit.documents import document, spec_document
+from envoy_events_kit.instants import parse_instant
 
 
 def connection_claims() -> Claims:
@@ -130,11 +130,6 @@ class Identity:
         return cls(user_id=str(user or ""), org_id=org, channels=channels)
 
 
-def parse_instant(text: str) -> float:
-    """Unix seconds of an ISO-8601 instant such as 2026-01-01T00:00:00Z."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
 def unverified_claims(token: str) -> dict[str, Any]:
     """The claims of a JWT without checking its signature (the suite has no secret)."""
     return jwt.decode(token, options={"verify_signature": False, "verify_exp": False,
@@ -204,7 +199,7 @@ class Target:
         if self.is_mock:
             answer = self.control("GET", "/clock")
             if answer.status_code == 200:
-                return parse_instant(answer.json()["now"])
+                return parse_instant(answer.json()["now"]).timestamp()
         return time.time()
 
     def snapshot(self) -> dict[str, Any] | None:

@@ -21,6 +21,9 @@ def main() -> None:
                                         its bearer tokens (Ctrl-C stops)
       envoy-events spec                 path of the bundled OpenAPI 3.1 contract
       envoy-events contract             check a deployment (or the mock) against it
+      envoy-events parity               ask a deployment and a mock that mirrors its
+                                        caller the same questions; report differences
+      envoy-events proxy                a validating proxy between a client and the API
 
     In a pytest suite, installing the kit is enough: the fixtures events_mock,
     events_base_url and events_token are there (see `pytest --help`, group envoy-events).
@@ -100,9 +103,12 @@ def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, c
     injects faults and shows the request journal (`envoy-events spec --control`); its
     dashboard, /__mock__/ui, does all that in a browser (the banner prints the URL).
     """
+    from envoy_events_kit.stop_request import StopRequest
+
+    stop = StopRequest().install()  # before the heavy imports: a stop during start-up is clean
     from envoy_events_kit.mock_server.serving.cli_support import run_mock
 
-    sys.exit(run_mock(host=host, port=port, fixtures_path=fixtures_path, secret=secret,
+    sys.exit(run_mock(stop=stop, host=host, port=port, fixtures_path=fixtures_path, secret=secret,
                       clock=clock, token_ttl=token_ttl, threads=threads, strict=strict,
                       state_file=state_file, realtime=realtime, centrifugo=centrifugo,
                       realtime_port=realtime_port,
@@ -241,6 +247,99 @@ def contract(base_url: str | None, realtime_url: str | None, token: str | None,
                  max_examples=max_examples, rate_limit=rate_limit, timeout=timeout,
                  junit_xml=junit_xml, report=report, require_realtime=require_realtime,
                  extra=pytest_args))
+
+
+@main.command(short_help="A validating proxy in front of a deployment (or the mock).")
+@click.option("--upstream", required=True, envvar="ENVOY_EVENTS_UPSTREAM", show_envvar=True,
+              metavar="URL", help="Where requests go, e.g. https://api.staging.example.com.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8081, show_default=True, type=click.IntRange(0, 65535),
+              help="Port (0: any free one; the banner shows which).")
+@click.option("--errors", is_flag=True,
+              help="Turn an answer that breaks the contract into a 502 naming the rule.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              metavar="DIR", help="On stop, write proxy-report.json, proxy-report.md and "
+                                  "proxy-junit.xml here.")
+@click.option("--jwt-secret", envvar="ENVOY_EVENTS_JWT_SECRET", show_envvar=True,
+              help="The upstream's HS256 secret, to verify token signatures (else unchecked).")
+@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds the upstream has to answer each request.")
+@click.option("--server", "server_name", type=click.Choice(["waitress", "granian"]),
+              default="waitress", show_default=True,
+              help="HTTP server: waitress streams large answers; granian sends them whole.")
+@click.option("--threads", type=click.IntRange(1, 256), help="Requests handled at once "
+              "(default 8).")
+@click.option("--allow-host", "allowed_hosts", multiple=True, metavar="HOST",
+              help="Also answer requests whose Host is HOST (default: loopback names and "
+                   "addresses only, against DNS rebinding).")
+@click.option("--compare-mock", is_flag=True,
+              help="Also ask an in-process mock that mirrors each caller (learned from its "
+                   "first connection token) and report how its answers differ.")
+@click.option("--quiet", is_flag=True, help="Do not print each violation as it happens.")
+def proxy(upstream: str, host: str, port: int, errors: bool, report_dir: Path | None,
+          jwt_secret: str | None, timeout: float, server_name: str, threads: int | None,
+          allowed_hosts: tuple[str, ...], compare_mock: bool, quiet: bool) -> None:
+    """Forward everything to UPSTREAM and judge each request and answer against the spec.
+
+    Point a frontend, an e2e suite or curl at the proxy instead of the API. Answers that
+    break the contract carry `x-contract-violations: <count>; <rules>`; requests outside the
+    spec carry `x-contract-request-problems`. GET /__proxy__/report shows the findings so
+    far by rule (tokens redacted); Ctrl-C prints them. Exits 1 if a violation was seen.
+    """
+    from envoy_events_kit.proxy.cli import run_proxy
+
+    sys.exit(run_proxy(upstream=upstream, host=host, port=port, errors=errors,
+                       report_dir=report_dir, jwt_secret=jwt_secret, timeout=timeout,
+                       server_name=server_name, threads=threads,
+                       allowed_hosts=allowed_hosts, quiet=quiet, compare_mock=compare_mock))
+
+
+@main.command(short_help="Ask a deployment and a mock that mirrors it the same questions.")
+@click.option("--base-url", required=True, envvar="ENVOY_EVENTS_BASE_URL", show_envvar=True,
+              help="The deployment to compare with the mock.")
+@click.option("--token", required=True, envvar="ENVOY_EVENTS_TOKEN", show_envvar=True,
+              help="Bearer token of the caller to mirror (never printed).")
+@click.option("--admin-token", envvar="ENVOY_EVENTS_ADMIN_TOKEN", show_envvar=True,
+              help="Bearer token of a principal with the provisioning scope.")
+@click.option("--expired-token", envvar="ENVOY_EVENTS_EXPIRED_TOKEN", show_envvar=True,
+              help="An expired bearer token (adds the expired-token request).")
+@click.option("--allow-destructive", is_flag=True,
+              help="Permit provision/deprovision on the target (deprovision deletes its "
+                   "webhook endpoints); needs --admin-token. The organisation ends as found.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              metavar="DIR", help="Write parity-report.md, parity-report.json and "
+                                  "parity-junit.xml here.")
+@click.option("--write-fixtures", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE", help="Also write the mirrored fixtures (for `envoy-events mock "
+                                   "--fixtures FILE`): the target's ids, generated tokens.")
+@click.option("--examples", default=10, show_default=True, type=click.IntRange(0, 500),
+              help="Generated channels per kind (own, another user's, another org's, an "
+                   "ungranted namespace, malformed), derandomized; needs the contract extra.")
+@click.option("--rate-limit", help="Requests per second against the target (default 10/s).")
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1),
+              help="Per-request timeout in seconds.")
+def parity(base_url: str, token: str, admin_token: str | None, expired_token: str | None,
+           allow_destructive: bool, report_dir: Path | None, write_fixtures: Path | None,
+           examples: int, rate_limit: str | None, timeout: float) -> None:
+    """Learn who TOKEN is on BASE_URL, start the mock with fixtures that mirror it, send
+    the same requests to both and report every difference by rule (tokens redacted).
+
+    Exits 0 when the two agree, 1 when they differ, 3 when a side could not be checked.
+    Read-only unless --allow-destructive."""
+    from envoy_events_kit.parity.runner import ParityOptions, run, summary, write_reports
+
+    if allow_destructive and not admin_token:
+        raise click.UsageError("--allow-destructive needs --admin-token")
+    options = ParityOptions(base_url=base_url, token=token, admin_token=admin_token,
+                            expired_token=expired_token, allow_destructive=allow_destructive,
+                            rate_limit=rate_limit, timeout=timeout, report_dir=report_dir,
+                            write_fixtures=write_fixtures, examples=examples)
+    result = run(options, echo=click.echo)
+    click.echo(summary(result, options))
+    if report_dir is not None:
+        for path in write_reports(result, options, report_dir):
+            click.echo(f"wrote {path}")
+    sys.exit(result.exit_code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,7 +29,11 @@ class Settings:
     strict: bool = False
     state_file: Path | None = None
     max_body_bytes: int = 64 * 1024
+    #: Caps of what the control API lists (oldest dropped first, and counted): requests in
+    #: the journal; published events, by count and by bytes of their JSON.
     journal_size: int = 10_000
+    events_log_size: int = 10_000
+    events_log_bytes: int = 16 * 1024 * 1024
     #: Feeds every generated id and secret (events, webhook secrets), so that a run with a
     #: frozen clock produces the same ones every time.
     seed: str = "envoy-events-kit"

@@ -61,6 +61,8 @@ class Operation:
     extensions: dict[str, Any] = field(default_factory=dict)
     responses: dict[str, ResponseRule] = field(default_factory=dict)
     path_validators: dict[str, Any] = field(default_factory=dict)
+    #: Every query parameter: its validator and its schema's type (query values are text).
+    query_validators: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
     @property
     def flask_rule(self) -> str:
@@ -179,11 +181,15 @@ class Spec:
             body_validator = self.validator(media.get("schema", {}))
         query_alternative = None
         path_validators = {}
+        query_validators = {}
         for param in [*shared, *raw.get("parameters", [])]:
             param = self.resolve(param)
             if param.get("in") == "path":
                 path_validators[param["name"]] = self.validator(param["schema"])
-            elif param.get("in") == "query" and query_alternative is None:
+            elif param.get("in") == "query":
+                query_validators[param["name"]] = (self.validator(param["schema"]),
+                                                   self.resolve(param["schema"]).get("type"))
+            if param.get("in") == "query" and query_alternative is None:
                 # The optional query parameter that may carry the body's value instead.
                 query_alternative = (param["name"], self.validator(param["schema"]))
         return Operation(
@@ -196,6 +202,7 @@ class Spec:
             extensions={k: v for k, v in raw.items() if k.startswith("x-")},
             responses={str(s): self._response_rule(r) for s, r in raw["responses"].items()},
             path_validators=path_validators,
+            query_validators=query_validators,
         )
 
     def _response_rule(self, raw: Any) -> ResponseRule:

@@ -31,7 +31,8 @@ BUNDLED = {"envoy_events_kit/openapi/events.yaml", "envoy_events_kit/openapi/moc
            "envoy_events_kit/mock_server/events/webhooks/delivery.py",
            "envoy_events_kit/mock_server/control/static/index.html",
            "envoy_events_kit/mock_server/control/static/dashboard.css",
-           "envoy_events_kit/mock_server/control/static/js/main.js"}
+           "envoy_events_kit/mock_server/control/static/js/main.js",
+           "envoy_events_kit/proxy/app.py", "envoy_events_kit/parity/runner.py"}
 
 
 def _env() -> dict[str, str]:

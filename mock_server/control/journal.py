@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from ..api.tokens import format_instant
+from envoy_events_kit.instants import format_instant
 
 
 class Entry(NamedTuple):
@@ -33,15 +33,26 @@ def redact(authorization: str | None) -> str | None:
     return f"{scheme[:20]} [redacted]"
 
 
+#: Longest path a journal entry keeps: with at most `size` entries, the journal is bounded.
+MAX_PATH = 2048
+
+
 class Journal:
-    """A bounded, thread-safe log of requests, oldest first."""
+    """A bounded, thread-safe log of requests, oldest first: at most `size` entries, the
+    oldest dropped first and counted in `dropped`."""
 
     def __init__(self, size: int) -> None:
         self._entries: deque[tuple] = deque(maxlen=size)
         self._lock = threading.Lock()
+        #: Entries dropped to stay within `size` since the last `clear()`.
+        self.dropped = 0
 
     def record(self, entry: Entry) -> None:
+        if len(entry[1]) > MAX_PATH:
+            entry = entry._replace(path=entry[1][:MAX_PATH] + "...")
         with self._lock:
+            if len(self._entries) == self._entries.maxlen:
+                self.dropped += 1
             self._entries.append(tuple(entry))
 
     def entries(self, operation_id: str | None = None, status: int | None = None,
@@ -68,6 +79,7 @@ class Journal:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.dropped = 0
 
 
 @dataclass

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from envoy_events_kit.instants import InstantError, format_instant, parse_instant
 from envoy_events_kit.names import hint
 
 from ..api.errors import ApiError, invalid_request
 from ..api.responses import no_content
-from ..api.tokens import format_instant, parse_instant
+from ..api.tokens import parse_clock_instant
 from ..events.realtime.browser_client import CLIENT_VERSION
 from ..events.scenarios import BUNDLED
 from ..events.webhooks.delivery import STATUSES
@@ -45,11 +47,12 @@ def _checked_path(**params: str) -> None:
             raise invalid_request(f"Invalid path parameter {name!r}: {problem}")
 
 
-def _instant(text: str) -> Any:
+def _instant(text: str, field: str) -> datetime:
+    """An instant of the body, or a 400 naming the field (naive, out of range, not one)."""
     try:
         return parse_instant(text)
-    except ValueError as exc:
-        raise invalid_request(f"{text!r} is not an ISO-8601 instant.") from exc
+    except InstantError as exc:
+        raise invalid_request(f"Invalid {field}: {exc}.") from None
 
 
 def _endpoint_json(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -164,7 +167,7 @@ def list_principals() -> Response:
 
 def create_principal() -> Response:
     body = _checked_body()
-    expires_at = _instant(body["expires_at"]) if "expires_at" in body else None
+    expires_at = _instant(body["expires_at"], "expires_at") if "expires_at" in body else None
     principal = current().store.add_principal(
         body["org_id"], body["user_id"], body.get("scopes", []), expires_at, body.get("name")
     )
@@ -180,19 +183,24 @@ def get_clock() -> Response:
 def set_clock() -> Response:
     body = _checked_body()
     clock = current().clock
-    if "frozen_at" in body:
-        clock.set(format_instant(_instant(body["frozen_at"])))
-    elif "advance_seconds" in body:
-        clock.advance(body["advance_seconds"])
-    else:
-        clock.set("real")
+    try:
+        if "frozen_at" in body:
+            clock.set(body["frozen_at"])
+        elif "advance_seconds" in body:
+            clock.advance(body["advance_seconds"])
+        else:
+            clock.set("real")
+    except InstantError as exc:  # the clock did not move
+        field = "frozen_at" if "frozen_at" in body else "advance_seconds"
+        raise invalid_request(f"Invalid {field}: {exc}.") from None
     return jsonify(clock.describe())
 
 
 def get_journal() -> Response:
-    return jsonify(entries=current().journal.entries(
+    journal = current().journal
+    return jsonify(entries=journal.entries(
         operation_id=request.args.get("operation_id"), status=_int_arg("status", 100, 599),
-        principal=request.args.get("principal"), limit=_limit()))
+        principal=request.args.get("principal"), limit=_limit()), dropped=journal.dropped)
 
 
 def clear_journal() -> Response:
@@ -219,8 +227,8 @@ def publish_event() -> Response:
 
 
 def list_events() -> Response:
-    limit = _limit()
-    return jsonify(events=_newest(current().events.history(), limit))
+    log = current().events.log
+    return jsonify(events=_newest(log.entries(), _limit()), dropped=log.dropped)
 
 
 def list_event_types() -> Response:
@@ -236,11 +244,16 @@ def put_snapshot() -> Response:
     body = _checked_body()
     state = current()
     clock = body["clock"]
-    setting = "real" if clock["mode"] == "real" else format_instant(_instant(clock["now"]))
-    try:
+    try:  # `now` is an instant whatever the mode (in real mode it is not used)
+        now = parse_clock_instant(clock["now"]) if clock["mode"] == "frozen" else \
+            parse_instant(clock["now"])
+    except InstantError as exc:
+        raise invalid_request(f"Invalid snapshot: clock/now: {exc}.") from None
+    setting = format_instant(now) if clock["mode"] == "frozen" else "real"
+    try:  # checked whole before anything changes: a 400 leaves the mock as it was
         state.store.restore(body["state"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise invalid_request(f"Invalid snapshot: {exc}") from exc
+        raise invalid_request(f"Invalid snapshot: {exc}") from None
     state.clock.set(setting)
     return no_content()
 
@@ -352,9 +365,31 @@ HANDLERS = {
 }
 
 
+def _checked_query() -> None:
+    """Every query parameter the spec declares for the operation, checked against its
+    schema (a 400 naming it), whatever the handler does with it."""
+    if request.endpoint is None or not request.args:
+        return
+    for name, (validator, kind) in _operation().query_validators.items():
+        text = request.args.get(name)
+        if text is None:
+            continue
+        value: Any = text
+        if kind == "integer":
+            try:
+                value = int(text)
+            except ValueError:
+                raise invalid_request(f"Invalid query parameter {name!r}: {text[:40]!r} is "
+                                      "not an integer.") from None
+        problem = first_error(validator, value)
+        if problem:
+            raise invalid_request(f"Invalid query parameter {name!r}: {problem}")
+
+
 def blueprint(state: MockState) -> Blueprint:
     """Route every operation of the control spec to its handler, by operationId."""
     bp = Blueprint("control", __name__)
+    bp.before_request(_checked_query)
     for op in state.control_spec.operations.values():
         bp.add_url_rule(op.flask_rule, op.operation_id, HANDLERS[op.operation_id],
                         methods=[op.method])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,13 +18,15 @@ from typing import Any, Protocol
 
 from ksuid import Ksuid
 
+from envoy_events_kit.instants import format_instant
 from envoy_events_kit.names import hint
 
 from ..api.channels import parse
 from ..api.errors import ApiError, invalid_request
-from ..api.tokens import Clock, format_instant
+from ..api.tokens import Clock
 from ..spec import Spec, first_error
 from ..state.store import Store
+from .log import EventLog
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ class EventBus:
     """Check an event against the spec and the state, record it, fan it out to the sinks."""
 
     def __init__(self, spec: Spec, store: Store, clock: Clock, seed: str,
-                 log_size: int = 10_000) -> None:
+                 log: EventLog | None = None) -> None:
         self.catalogue = EventCatalogue(spec)
         self._channel_grammar = spec.component("Channel")
         self._store = store
@@ -126,7 +127,8 @@ class EventBus:
         self._sinks: list[Sink] = []
         self._lock = threading.Lock()
         self._serial = 0
-        self._log: deque[dict[str, Any]] = deque(maxlen=log_size)
+        #: What was published, within its caps (`GET /__mock__/events`).
+        self.log = log if log is not None else EventLog()
 
     def add_sink(self, sink: Sink) -> None:
         self._sinks.append(sink)
@@ -141,29 +143,34 @@ class EventBus:
     def publish(self, event_type: str, data: Any, *, channel: str | None = None,
                 organisation: str | None = None, namespace: str | None = None) -> Published:
         """Validate, then deliver. 400 for a bad event or channel, 409 when the organisation
-        is not provisioned; nothing is recorded or delivered unless every check passed."""
-        kind = self.catalogue.get(event_type)
-        channel, org_id = self._channel(kind, channel, organisation, namespace)
-        event = self._envelope(kind, org_id, data)
-        self._validate(kind, event)
+        is not provisioned; nothing is recorded or delivered unless every check passed, and a
+        refused event takes no id either (the next one gets the id it would have had)."""
+        kind, channel, org_id = self._checked(event_type, data, channel, organisation, namespace)
         if not self._store.is_provisioned(org_id):
             raise ApiError(409, "not_provisioned",
                            f"Organisation {org_id} is not provisioned for events.")
+        event = self._envelope(kind, org_id, data)
         outcomes = {sink.name: sink.publish(event, channel) for sink in self._sinks}
         published = Published(event, channel, outcomes)
-        with self._lock:
-            self._log.append(published.as_json())
+        self.log.append(published.as_json())
         return published
 
     def check(self, event_type: str, data: Any, *, channel: str | None = None,
               organisation: str | None = None, namespace: str | None = None) -> None:
         """The checks of `publish` that do not depend on the state (400s), publishing
         nothing: scenario files are checked this way when they are loaded."""
+        self._checked(event_type, data, channel, organisation, namespace)
+
+    def _checked(self, event_type: str, data: Any, channel: str | None,
+                 organisation: str | None, namespace: str | None) -> tuple[EventType, str, str]:
+        """The type, channel and organisation of a valid event (400 otherwise), checked on a
+        stand-in id: the real one is only taken once the event is sure to go out."""
         kind = self.catalogue.get(event_type)
-        _, org_id = self._channel(kind, channel, organisation, namespace)
+        channel, org_id = self._channel(kind, channel, organisation, namespace)
         self._validate(kind, {"id": "evt_" + "0" * 27, "type": kind.name,
                               "created_at": format_instant(self._clock.now()),
                               "organisation": org_id, "data": data})
+        return kind, channel, org_id
 
     @staticmethod
     def _validate(kind: EventType, event: dict[str, Any]) -> None:
@@ -179,13 +186,9 @@ class EventBus:
             for sink in self._sinks:
                 sink.organisation_off(org_id, users)
 
-    def history(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self._log)
-
     def reset(self) -> None:
+        self.log.clear()
         with self._lock:
-            self._log.clear()
             self._serial = 0
         for sink in self._sinks:
             sink.reset()

@@ -34,7 +34,9 @@ def create_app(settings: Settings | dict[str, Any] | None = None) -> Flask:
         settings = replace(Settings(), **settings)
     state = state_module.build(settings)
     if settings.state_file is not None:
-        state.state_file = persistence.attach(state.store, settings.state_file)
+        state.state_file = persistence.attach(
+            state.store, settings.state_file,
+            state.control_spec.validator(persistence.SNAPSHOT_STATE))
 
     app = Flask(__name__)
     app.session_interface = _NoSessions()

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import click
 
-from ..api.tokens import format_instant, parse_instant
+from envoy_events_kit.instants import InstantError, format_instant
+from envoy_events_kit.stop_request import StopRequest
+
+from ..api.tokens import parse_clock_instant
 from ..config import ConfigError, Settings
 from ..control.dashboard import UI_PREFIX
 from ..events.realtime.install import RealtimeUnavailable
@@ -54,6 +57,15 @@ def banner(server: MockServer) -> str:
     return "\n".join(lines)
 
 
+def _say_dropped(count: int) -> None:
+    """One line for the webhook deliveries the stop left unsent: a restart does not resend
+    them (`--state-file` keeps organisations, principals and endpoints, not deliveries)."""
+    if count:
+        noun = "delivery" if count == 1 else "deliveries"
+        click.echo(f"{count} pending webhook {noun} dropped (not sent; a restart does not "
+                   "resend them, --state-file or not).")
+
+
 def _listen_problem(exc: OSError | ValueError) -> str:
     """A person's reading of why the port could not be bound."""
     if isinstance(exc, socket.gaierror) or not isinstance(exc, OSError):
@@ -73,8 +85,11 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
              centrifugo: Path | None = None, realtime_port: int = 0,
              webhook_retry_schedule: str = "0,1,5", allowed_webhook_hosts: tuple[str, ...] = (),
              webhook_timeout: float = 5.0, scenario: str | None = None,
-             scenario_loop: bool = False, server_name: str = "granian") -> int:
-    """Run in the foreground; one-line errors instead of tracebacks. Returns the exit status."""
+             scenario_loop: bool = False, server_name: str = "granian",
+             stop: StopRequest | None = None) -> int:
+    """Run in the foreground; one-line errors instead of tracebacks. Returns the exit status.
+    `stop`: SIGTERM/Ctrl-C caught since the command began (caught here otherwise)."""
+    stop = (stop or StopRequest()).install()
     try:
         schedule = parse_schedule(webhook_retry_schedule)
     except ValueError:
@@ -83,10 +98,10 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
         return 2
     if clock != "real":
         try:
-            parse_instant(clock)
-        except ValueError:
-            click.echo(f"error: --clock: {clock!r} is neither 'real' nor an ISO-8601 instant "
-                       "such as 2026-01-01T00:00:00Z", err=True)
+            parse_clock_instant(clock)
+        except InstantError as exc:
+            click.echo(f"error: --clock: neither 'real' nor an instant the clock can take: "
+                       f"{exc}", err=True)
             return 2
     try:
         settings = replace(Settings(), clock=clock, token_ttl=token_ttl, strict=strict,
@@ -109,14 +124,15 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
         click.echo(f"error: cannot listen on {host}:{port}: {_listen_problem(exc)}", err=True)
         return 2
     try:
-        server.serve_forever(on_ready=lambda s: click.echo(banner(s), nl=True))
+        server.serve_forever(on_ready=lambda s: click.echo(banner(s), nl=True), stop=stop)
     except (RealtimeUnavailable, RealtimeError) as exc:
         click.echo(f"error: --realtime: {exc}", err=True)
         return 2
     except KeyboardInterrupt:  # a second Ctrl-C while requests in flight were finishing
-        server.state.close()
+        _say_dropped(server.dropped_deliveries + server.state.close())
         click.echo("envoy-events mock stopped; requests still in flight were cut short.")
         return 130
+    _say_dropped(server.dropped_deliveries)
     if server.failure:
         click.echo(f"error: {server.failure}; the mock stopped too.", err=True)
         return 1

@@ -10,9 +10,9 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from envoy_events_kit.documents import LOADER, load_yaml
+from envoy_events_kit.instants import InstantError, parse_instant
 from envoy_events_kit.names import did_you_mean
 
-from ..api.tokens import parse_instant
 from ..events.webhooks.endpoints import secret_problem
 from ..spec import Spec, first_error
 from .model import Organisation, Principal, WebhookEndpoint
@@ -181,8 +181,8 @@ def _build(path: Path, data: dict[str, Any], spec: Spec) -> Fixtures:
         if "expires_at" in entry:
             try:
                 expires_at = parse_instant(entry["expires_at"])
-            except ValueError as exc:
-                raise FixturesError(f"{path}: {field}/expires_at: not an ISO-8601 instant") from exc
+            except InstantError as exc:
+                raise FixturesError(f"{path}: {field}/expires_at: {exc}") from None
         principals[entry["token"]] = Principal(
             token=entry["token"], user_id=entry["user"], org_id=users[entry["user"]],
             scopes=frozenset(entry["scopes"]), expires_at=expires_at, name=name,

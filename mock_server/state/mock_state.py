@@ -16,6 +16,7 @@ from ..api.tokens import Clock, Minter
 from ..config import Settings
 from ..control.journal import Faults, Journal
 from ..events.bus import EventBus
+from ..events.log import EventLog
 from ..events.scenarios import ScenarioPlayer
 from ..events.scenarios import load as load_scenario
 from ..events.webhooks.delivery import WebhookDispatcher
@@ -70,12 +71,14 @@ class MockState:
         self.realtime = standin
         self.events.add_sink(standin.publisher)
 
-    def close(self) -> None:
+    def close(self) -> int:
         """Stop what runs beside the app: webhook workers (recording what they could not
-        send) and the realtime stand-in."""
+        send) and the realtime stand-in. Returns how many deliveries were still pending."""
         self.scenarios.stop_all()
-        self.webhooks.stop()
+        dropped = self.webhooks.stop()
+        dropped += self.webhooks.pending_count()  # still in flight past the workers' grace
         self.stop_realtime()
+        return dropped
 
     def start_scenario(self) -> None:
         """Play the scenario the settings name, if any (it was checked at build)."""
@@ -107,7 +110,8 @@ def build(settings: Settings) -> MockState:
     fixtures = fixtures_module.load(settings.fixtures_path, spec)
     clock = Clock(settings.clock)
     store = Store(fixtures, settings.seed)
-    events = EventBus(spec, store, clock, settings.seed)
+    events = EventBus(spec, store, clock, settings.seed,
+                      EventLog(settings.events_log_size, settings.events_log_bytes))
     webhooks = WebhookDispatcher(store, settings.seed, settings.webhook_retry_schedule,
                                  settings.allowed_webhook_hosts, settings.webhook_timeout_s,
                                  clock, settings.webhook_log_size, settings.webhook_log_bytes)

@@ -15,6 +15,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from envoy_events_kit.instants import InstantError, parse_instant
+
 from ..events.webhooks.endpoints import derived_secret, secret_problem
 from .fixtures import Fixtures
 from .model import Organisation, Principal, WebhookEndpoint
@@ -106,7 +108,8 @@ class Store:
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         """Replace organisations and created principals with a `snapshot()`'s (fixture
-        principals stay as the fixtures file says)."""
+        principals stay as the fixtures file says). Everything is checked before anything
+        changes: ValueError (KeyError, TypeError) leaves the store as it was."""
         orgs = {
             o["id"]: Organisation(o["id"], o["provisioned"],
                                   [_endpoint(e, f"organisations/{i}/webhook_endpoints/{j}")
@@ -114,10 +117,13 @@ class Store:
             for i, o in enumerate(snapshot["organisations"])
         }
         principals = dict(self.fixtures.principals)
-        for p in snapshot["principals"]:
-            expires_at = datetime.fromisoformat(p["expires_at"]) if p["expires_at"] else None
+        for number, p in enumerate(snapshot["principals"]):
+            try:  # the one parser: a naive or out-of-range instant is refused here
+                expires_at = parse_instant(p["expires_at"]) if p.get("expires_at") else None
+            except InstantError as exc:
+                raise ValueError(f"principals/{number}/expires_at: {exc}") from None
             principals[p["token"]] = Principal(p["token"], p["user_id"], p["org_id"],
-                                               frozenset(p["scopes"]), expires_at, p["name"])
+                                               frozenset(p["scopes"]), expires_at, p.get("name"))
         with self._lock:
             before, endpoints = self._provisioned(), self._endpoints()
             self._orgs, self._principals = self._with_secrets(orgs), principals

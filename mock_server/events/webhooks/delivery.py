@@ -280,6 +280,11 @@ class WebhookDispatcher:
     def failing(self, endpoint_id: str) -> bool:
         return endpoint_id in self._failing
 
+    def pending_count(self) -> int:
+        """Deliveries still pending: waiting for an attempt, or with one in flight."""
+        with self._lock:
+            return sum(1 for d in self._deliveries.values() if d.status == "pending")
+
     def stop(self, wait_s: float | None = None) -> int:
         """Let in-flight attempts finish (each ends by its deadline), record every attempt
         still scheduled as abandoned; returns how many deliveries were abandoned."""
