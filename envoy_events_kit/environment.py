@@ -35,6 +35,7 @@ KNOWN: dict[str, str] = {
     "ENVOY_EVENTS_SECRET": "mock, pytest plugin: HS256 signing secret",
     "ENVOY_EVENTS_CLOCK": "pytest plugin: clock of events_mock",
     "ENVOY_EVENTS_CONTROL_TOKEN": "mock, pytest plugin, contract suite: control API token",
+    "ENVOY_EVENTS_UPSTREAM": "envoy-events proxy: the deployment it forwards to",
     "ENVOY_EVENTS_CENTRIFUGO": "mock --realtime: the Centrifugo binary",
     "ENVOY_EVENTS_CACHE_DIR": "the kit's cache directory (Centrifugo, parsed YAML)",
     "ENVOY_EVENTS_SOAK_SECONDS": "the kit's own soak test: how long it runs",
