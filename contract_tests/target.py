@@ -58,6 +58,11 @@ class Options:
     max_examples: int = DEFAULT_MAX_EXAMPLES
     rate_limit: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+    #: A realtime rule not checked fails the run (exit 3): --events-require-realtime, or a
+    #: realtime URL the person gave.
+    realtime_required: bool = False
+    #: Why the in-process mock runs without its realtime server (no Centrifugo binary).
+    realtime_unavailable: str | None = None
 
 
 def _value(config: pytest.Config, option: str, env: str) -> str | None:
@@ -69,16 +74,24 @@ def _value(config: pytest.Config, option: str, env: str) -> str | None:
     return value or os.environ.get(env) or None
 
 
+def _truthy(env: str) -> bool:
+    return os.environ.get(env, "").lower() in ("1", "true", "yes")
+
+
 def read_options(config: pytest.Config) -> Options:
     """Options from `--events-*` flags, falling back to their `ENVOY_EVENTS_*` variables."""
     examples = _value(config, "--events-max-examples", "ENVOY_EVENTS_MAX_EXAMPLES")
     timeout = _value(config, "--events-timeout", "ENVOY_EVENTS_TIMEOUT")
-    destructive = config.getoption("events_allow_destructive", False) or os.environ.get(
-        "ENVOY_EVENTS_ALLOW_DESTRUCTIVE", "").lower() in ("1", "true", "yes")
+    destructive = config.getoption("events_allow_destructive", False) or _truthy(
+        "ENVOY_EVENTS_ALLOW_DESTRUCTIVE")
     base_url = _value(config, "--events-base-url", "ENVOY_EVENTS_BASE_URL")
+    realtime_url = _value(config, "--events-realtime-url", "ENVOY_EVENTS_REALTIME_URL")
+    required = config.getoption("events_require_realtime", False) or _truthy(
+        "ENVOY_EVENTS_REQUIRE_REALTIME")
     return Options(
         base_url=base_url.rstrip("/") if base_url else None,
-        realtime_url=_value(config, "--events-realtime-url", "ENVOY_EVENTS_REALTIME_URL"),
+        realtime_url=realtime_url,
+        realtime_required=bool(required or realtime_url),
         token=_value(config, "--events-token", "ENVOY_EVENTS_TOKEN"),
         admin_token=_value(config, "--events-admin-token", "ENVOY_EVENTS_ADMIN_TOKEN"),
         expired_token=_value(config, "--events-expired-token", "ENVOY_EVENTS_EXPIRED_TOKEN"),
@@ -206,12 +219,6 @@ class Target:
             raise RuntimeError("the control API exists only on the mock")
         return self.session.request(method, f"{self.base_url}/__mock__{path}", json=json)
 
-    def redact(self, text: str) -> str:
-        """`text` with every bearer token the suite knows replaced by `[redacted]`."""
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, "[redacted]")
-        return text
-
     def remember(self, *tokens: str | None) -> None:
         self.secrets.update(t for t in tokens if t)
 
@@ -306,16 +313,17 @@ def _start_in_process(options: Options) -> tuple[Any, str, Options]:
     from envoy_events_kit.mock_server import MockServer
     from envoy_events_kit.mock_server.events.realtime import RealtimeUnavailable
 
+    missing = None
     if not options.realtime_url:
         try:
             server = MockServer({"clock": "real", "realtime": True}).start()
-        except RealtimeUnavailable:
-            pass
+        except RealtimeUnavailable as exc:
+            missing = str(exc)
         else:
             url = server.state.realtime.websocket_url
             return server, server.url, replace(options, realtime_url=url)
     server = MockServer({"clock": "real"}).start()
-    return server, server.url, options
+    return server, server.url, replace(options, realtime_unavailable=missing)
 
 
 def open_target(options: Options) -> Target:

@@ -199,22 +199,40 @@ def spec(control: bool) -> None:
               "(default 25).")
 @click.option("--rate-limit", help="Requests per second against a deployment (default 10/s).")
 @click.option("--timeout", type=float, help="Per-request timeout in seconds (default 10).")
+@click.option("--require-realtime", is_flag=True, envvar="ENVOY_EVENTS_REQUIRE_REALTIME",
+              show_envvar=True,
+              help="A realtime rule not checked (no Centrifugo binary, no URL, connect "
+                   "failed) makes the run exit 3. Implied by --realtime-url.")
 @click.option("--junit-xml", type=click.Path(dir_okay=False), help="Write a JUnit XML report "
               "(with the x-assumed drift summary as properties).")
+@click.option("--report", type=click.Path(file_okay=False), metavar="DIR",
+              envvar="ENVOY_EVENTS_REPORT", show_envvar=True,
+              help="Write DIR/junit.xml and DIR/summary.md (verdict, drift table, rules not "
+                   "checked and why, documented statuses observed); the Markdown is also "
+                   "appended to $GITHUB_STEP_SUMMARY when that is set.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def contract(base_url: str | None, realtime_url: str | None, token: str | None,
              admin_token: str | None,
              expired_token: str | None, jwt_secret: str | None, allow_destructive: bool,
              max_examples: int | None, rate_limit: str | None, timeout: float | None,
-             junit_xml: str | None, pytest_args: tuple[str, ...]) -> None:
-    """Run the contract suite against BASE_URL (or the mock). Exits 0 only when everything
-    held; 3 when the run cannot start (one sentence says why).
+             require_realtime: bool, junit_xml: str | None, report: str | None,
+             pytest_args: tuple[str, ...]) -> None:
+    """Run the contract suite against BASE_URL (or the built-in mock, which the first and
+    closing lines then say). The closing line is the verdict: what held, what broke, and
+    every rule not checked with the reason. Exit status: 0 kept, 1 broken (a rule failed),
+    2 usage (an unknown option or ENVOY_EVENTS_* variable), 3 could not check (target or
+    realtime server unreachable, token refused, or a required realtime rule not checked).
 
     Arguments after `--` go to pytest, e.g. `envoy-events contract -- -k realtime -x`."""
     import importlib.util
 
-    from envoy_events_kit.contract_tests.runner import run
+    from envoy_events_kit import environment
+    from envoy_events_kit.contract_tests.runner import refused_pytest_args, run
 
+    for problem in (environment.problem(), refused_pytest_args(pytest_args)):
+        if problem:
+            click.echo(f"envoy-events contract: {problem}", err=True)
+            sys.exit(2)
     missing = [m for m in ("schemathesis", "hypothesis") if importlib.util.find_spec(m) is None]
     if missing:
         raise click.ClickException(
@@ -227,7 +245,8 @@ def contract(base_url: str | None, realtime_url: str | None, token: str | None,
                  base_url=base_url, realtime_url=realtime_url,
                  allow_destructive=allow_destructive,
                  max_examples=max_examples, rate_limit=rate_limit, timeout=timeout,
-                 junit_xml=junit_xml, extra=pytest_args))
+                 junit_xml=junit_xml, report=report, require_realtime=require_realtime,
+                 extra=pytest_args))
 
 
 @main.command(short_help="A validating proxy in front of a deployment (or the mock).")
