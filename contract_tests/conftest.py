@@ -18,7 +18,6 @@ from envoy_events_kit.contract_tests.checks import Context, RuleBroken
 from envoy_events_kit.contract_tests.drift import DriftRecorder
 from envoy_events_kit.contract_tests.realtime_rules import SPEC_ROWS
 from envoy_events_kit.contract_tests.realtime_rules import describe as describe_realtime
-from envoy_events_kit.contract_tests.redaction import Redactor
 from envoy_events_kit.contract_tests.runner import cli_words
 from envoy_events_kit.contract_tests.target import (
     CONNECTION,
@@ -31,6 +30,7 @@ from envoy_events_kit.contract_tests.target import (
 from envoy_events_kit.contract_tests.verdict import Verdict
 
 from envoy_events_kit import environment
+from envoy_events_kit.redaction import Redactor
 
 #: Exit status of a run that could not reach a usable API (not "tests failed").
 UNREACHABLE_EXIT = 3

@@ -13,8 +13,9 @@ import shutil
 from pathlib import Path
 
 from envoy_events_kit.contract_tests.drift import UNCHECKED
-from envoy_events_kit.contract_tests.redaction import Redactor
 from envoy_events_kit.contract_tests.verdict import WORDS, Verdict, closing_line
+
+from envoy_events_kit.redaction import Redactor
 
 JUNIT_NAME, SUMMARY_NAME = "junit.xml", "summary.md"
 

@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from envoy_events_kit.contract_tests.redaction import Redactor
 from envoy_events_kit.contract_tests.report import write as write_report
 from envoy_events_kit.contract_tests.verdict import (
     PREFIX,
@@ -30,6 +29,8 @@ from envoy_events_kit.contract_tests.verdict import (
     first_line,
     stopped_line,
 )
+
+from envoy_events_kit.redaction import Redactor
 
 SUITE_NAME = "envoy-events-contract"
 #: The exit status of a run that could not start (the suite's conftest uses the same).

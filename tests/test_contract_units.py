@@ -295,7 +295,7 @@ def test_a_claim_the_spec_lacks_breaks_jwt_claims_schema() -> None:
 
 # -- redaction ------------------------------------------------------------------------------
 def test_redaction_hides_known_secrets_and_whatever_looks_like_one() -> None:
-    from envoy_events_kit.contract_tests.redaction import Redactor
+    from envoy_events_kit.redaction import Redactor
 
     token = jwt.encode(GOOD_CONN, SECRET, algorithm="HS256")
     head, signature = token[:70], token[-60:]

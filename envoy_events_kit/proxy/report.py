@@ -18,19 +18,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-REDACTED = "[redacted]"
-#: Compact JWTs (issued tokens) wherever they appear.
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+from envoy_events_kit.redaction import REDACTED, Redactor
+
 #: Query parameters whose values are credentials on any API.
 _SECRET_PARAMS = re.compile(r"token|secret|password|key|auth|signature|code", re.I)
 MAX_BODY_SHOWN = 300
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` with every known secret and every JWT replaced by `[redacted]`."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return _JWT.sub(REDACTED, text)
+    """`text` with every known secret and whatever looks like one (JWTs, bearer values,
+    webhook secrets) replaced: the kit's one redactor."""
+    return Redactor(secrets)(text)
 
 
 def describe_request(method: str, path: str, query: str, body: bytes,

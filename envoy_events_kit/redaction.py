@@ -1,4 +1,5 @@
-"""Nothing secret in anything the suite writes: terminal, JUnit, summary, report.
+"""Nothing secret in anything the kit writes: the contract suite's terminal, JUnit, summary
+and report, the proxy's and the parity run's reports.
 
 Two nets. The secrets the suite knows (bearer tokens given or minted, the signing secret) are
 replaced wherever they appear. And whatever has the shape of a secret is replaced even when
