@@ -18,6 +18,8 @@ WRITTEN_AGAINST = {
                  "server._map, server.trigger, task.ErrorTask, channel.HTTPChannel"),
     "pyjwt": ("2.", "mock_server/api/tokens.py",
               "a subclass of jwt.algorithms.HMACAlgorithm caching prepare_key"),
+    "pytest": ("9.", "contract_tests/conftest.py",
+               "_pytest.junitxml.xml_key and LogXML.global_properties (drift rows, JUnit)"),
 }
 
 
@@ -34,6 +36,7 @@ def test_the_internals_leaned_on_are_the_version_written_against(distribution):
 def test_the_internals_are_there():
     """What the modules import or reach into exists in the installed versions."""
     import jwt.algorithms
+    from _pytest.junitxml import LogXML, xml_key
     from granian import _futures, _granian
     from waitress import channel, server, task
 
@@ -42,3 +45,4 @@ def test_the_internals_are_there():
     assert hasattr(task, "ErrorTask") and hasattr(channel, "HTTPChannel")
     assert callable(server.create_server)
     assert callable(jwt.algorithms.HMACAlgorithm.prepare_key)
+    assert xml_key is not None and callable(LogXML.add_global_property)
