@@ -19,7 +19,7 @@ from envoy_events_kit.mock_server.spec import first_error
 from envoy_events_kit.mock_server.state.mock_state import MockState
 
 from tests.conftest import ACME, ADA, ADMIN, EXPIRED, FROZEN_AT, READER, bearer
-from tests.realtime_parts import _missing
+from tests.realtime_parts import missing
 
 STATIC = Path(dashboard.__file__).parent / "static"
 
@@ -241,7 +241,7 @@ def test_the_publish_form_checks_fields_before_sending():
     """publish.js's checks, under Node's test runner (tests/dashboard_js/)."""
     node = shutil.which("node")
     if node is None:
-        _missing("Node.js is not installed")
+        missing("Node.js is not installed")
     tests = Path(__file__).parent / "dashboard_js" / "publish_check.test.mjs"
     result = subprocess.run([node, "--test", "--test-reporter=tap", str(tests)],
                             capture_output=True, text=True, timeout=120)

@@ -27,7 +27,7 @@ from envoy_events_kit.mock_server import MockServer
 from envoy_events_kit.mock_server.events.realtime.browser_client import client_file
 
 from tests.conftest import ACME, ADA
-from tests.realtime_parts import _missing, centrifugo_or_skip
+from tests.realtime_parts import centrifugo_or_skip, missing
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update",
@@ -41,7 +41,7 @@ LOAD_BUDGET_MS = 300
 def chromium_path() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
-        _missing("Chromium is not installed (Debian: apt-get install -y chromium)")
+        missing("Chromium is not installed (Debian: apt-get install -y chromium)")
     return found  # type: ignore[return-value]
 
 
@@ -77,7 +77,7 @@ def playwright_browser() -> Iterator:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing("Playwright is not installed: pip install -c constraints.txt -e '.[test]'")
+        missing("Playwright is not installed: pip install -c constraints.txt -e '.[test]'")
     executable = chromium_path()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
@@ -89,7 +89,7 @@ def playwright_browser() -> Iterator:
 def stand_in() -> Iterator[MockServer]:
     centrifugo_or_skip()
     if client_file() is None:
-        _missing("the centrifuge browser client is not installed: run `envoy-events realtime "
+        missing("the centrifuge browser client is not installed: run `envoy-events realtime "
                  "install` (or `make realtime`)")
     settings = {"realtime": True, "clock": "real", "webhook_retry_schedule": (0.0,)}
     with MockServer(settings, threads=8) as mock:
@@ -291,7 +291,7 @@ def _real_errors(errors: list[str], provoked: tuple[int, ...] = ()) -> list[str]
 def with_axe(page) -> None:
     """axe-core, injected by the browser (not by the page: its CSP stays on)."""
     if not AXE.is_file():
-        _missing("axe-core is not installed: run `make dashboard-js`")
+        missing("axe-core is not installed: run `make dashboard-js`")
     page.add_init_script(path=str(AXE))
 
 
