@@ -42,10 +42,18 @@ def port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
 
-def hold(url: str, latency_ms: int) -> tuple[threading.Thread, list[object]]:
+def fault_taken(url: str) -> bool:
+    """Has a request taken the armed connection_token fault (it is inside the app)?"""
+    faults = requests.get(f"{url}/__mock__/faults", timeout=5).json()["faults"]
+    return not any(f["operation_id"] == "getConnectionToken" for f in faults)
+
+
+def hold(url: str, latency_ms: int, *, in_app: bool = False
+         ) -> tuple[threading.Thread, list[object]]:
     """Arm a latency on connection_token and send one request into it, from a thread;
-    returns once the mock has read the request. The list gets its outcome: (status, body),
-    or the error that cut it short."""
+    returns once the mock has read the request, and with `in_app` once the app is running
+    it (it took the fault: asking needs a second app thread, `--threads 2`). The list gets
+    its outcome: (status, body), or the error that cut it short."""
     requests.put(f"{url}/__mock__/faults/getConnectionToken",
                  json={"latency_ms": latency_ms, "times": 1}, timeout=5).raise_for_status()
     connection = http.client.HTTPConnection("127.0.0.1", port_of(url), timeout=60)
@@ -66,4 +74,6 @@ def hold(url: str, latency_ms: int) -> tuple[threading.Thread, list[object]]:
     thread.start()
     wait_for(lambda: read_by_the_server(port_of(url), client_port),
              "the mock to read the request")
+    if in_app:
+        wait_for(lambda: fault_taken(url), "the app to take the request")
     return thread, outcome
