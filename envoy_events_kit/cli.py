@@ -187,6 +187,9 @@ def spec(control: bool) -> None:
               help="An expired bearer token the target must refuse with 401.")
 @click.option("--jwt-secret", envvar="ENVOY_EVENTS_JWT_SECRET", show_envvar=True,
               help="The target's HS256 signing secret, to verify token signatures.")
+@click.option("--control-token", envvar="ENVOY_EVENTS_CONTROL_TOKEN", show_envvar=True,
+              help="The control token of a mock at --base-url started with --control-token "
+                   "(its mock-only tests call /__mock__/; never printed).")
 @click.option("--realtime-url", envvar="ENVOY_EVENTS_REALTIME_URL", show_envvar=True,
               metavar="WS_URL",
               help="The target's realtime server (ws://…/connection/websocket): adds the "
@@ -200,7 +203,8 @@ def spec(control: bool) -> None:
 @click.option("--junit-xml", type=click.Path(dir_okay=False), help="Write a JUnit XML report "
               "(with the x-assumed drift summary as properties).")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
-def contract(base_url: str | None, realtime_url: str | None, token: str | None,
+def contract(base_url: str | None, control_token: str | None, realtime_url: str | None,
+             token: str | None,
              admin_token: str | None,
              expired_token: str | None, jwt_secret: str | None, allow_destructive: bool,
              max_examples: int | None, rate_limit: str | None, timeout: float | None,
@@ -221,7 +225,8 @@ def contract(base_url: str | None, realtime_url: str | None, token: str | None,
     if base_url and not token:
         raise click.UsageError("--base-url needs --token (or ENVOY_EVENTS_TOKEN)")
     sys.exit(run(secrets={"token": token, "admin_token": admin_token,
-                          "expired_token": expired_token, "jwt_secret": jwt_secret},
+                          "expired_token": expired_token, "jwt_secret": jwt_secret,
+                          "control_token": control_token},
                  base_url=base_url, realtime_url=realtime_url,
                  allow_destructive=allow_destructive,
                  max_examples=max_examples, rate_limit=rate_limit, timeout=timeout,
