@@ -54,7 +54,8 @@ def pytest_configure(config: pytest.Config) -> None:
     options = target_module.read_options(config)
     config.stash[_OPTIONS_KEY] = options
     target_module.CONFIGURED = options
-    REDACT.add(options.token, options.admin_token, options.expired_token, options.jwt_secret)
+    REDACT.add(options.token, options.admin_token, options.expired_token, options.jwt_secret,
+               options.control_token)
     recorder = DriftRecorder()
     recorder.deployment = bool(options.base_url)  # until the target says it is a mock
     config.stash[_DRIFT_KEY] = recorder

@@ -44,6 +44,7 @@ SECRET_ENV = {
     "admin_token": "ENVOY_EVENTS_ADMIN_TOKEN",
     "expired_token": "ENVOY_EVENTS_EXPIRED_TOKEN",
     "jwt_secret": "ENVOY_EVENTS_JWT_SECRET",
+    "control_token": "ENVOY_EVENTS_CONTROL_TOKEN",
 }
 
 

@@ -54,6 +54,7 @@ class Options:
     admin_token: str | None = field(default=None, repr=False)
     expired_token: str | None = field(default=None, repr=False)
     jwt_secret: str | None = field(default=None, repr=False)
+    control_token: str | None = field(default=None, repr=False)
     allow_destructive: bool = False
     max_examples: int = DEFAULT_MAX_EXAMPLES
     rate_limit: str | None = None
@@ -96,6 +97,7 @@ def read_options(config: pytest.Config) -> Options:
         admin_token=_value(config, "--events-admin-token", "ENVOY_EVENTS_ADMIN_TOKEN"),
         expired_token=_value(config, "--events-expired-token", "ENVOY_EVENTS_EXPIRED_TOKEN"),
         jwt_secret=_value(config, "--events-jwt-secret", "ENVOY_EVENTS_JWT_SECRET"),
+        control_token=_value(config, "--events-control-token", "ENVOY_EVENTS_CONTROL_TOKEN"),
         allow_destructive=bool(destructive),
         max_examples=int(examples) if examples else DEFAULT_MAX_EXAMPLES,
         rate_limit=_value(config, "--events-rate-limit", "ENVOY_EVENTS_RATE_LIMIT"),
@@ -217,7 +219,8 @@ class Target:
         """Call the mock's control API (only on a mock)."""
         if not self.is_mock:
             raise RuntimeError("the control API exists only on the mock")
-        return self.session.request(method, f"{self.base_url}/__mock__{path}", json=json)
+        return self.session.request(method, f"{self.base_url}/__mock__{path}", json=json,
+                                    headers=bearer(self.options.control_token))
 
     def remember(self, *tokens: str | None) -> None:
         self.secrets.update(t for t in tokens if t)
@@ -263,10 +266,11 @@ def _fetch_identity(target: Target, token: str, flag: str) -> Identity:
     return Identity.from_claims(claims)
 
 
-def _answers_as_mock(session: ThrottledSession, base_url: str) -> bool:
+def _answers_as_mock(session: ThrottledSession, base_url: str,
+                     control_token: str | None = None) -> bool:
     """Does the target serve the mock's control API (`GET /__mock__/state`)?"""
     try:
-        response = session.get(f"{base_url}/__mock__/state")
+        response = session.get(f"{base_url}/__mock__/state", headers=bearer(control_token))
         body = response.json()
     except (requests.RequestException, ValueError):
         return False
@@ -314,15 +318,16 @@ def _start_in_process(options: Options) -> tuple[Any, str, Options]:
     from envoy_events_kit.mock_server.events.realtime import RealtimeUnavailable
 
     missing = None
+    settings: dict[str, Any] = {"clock": "real", "control_token": options.control_token}
     if not options.realtime_url:
         try:
-            server = MockServer({"clock": "real", "realtime": True}).start()
+            server = MockServer({**settings, "realtime": True}).start()
         except RealtimeUnavailable as exc:
             missing = str(exc)
         else:
             url = server.state.realtime.websocket_url
             return server, server.url, replace(options, realtime_url=url)
-    server = MockServer({"clock": "real"}).start()
+    server = MockServer(settings).start()
     return server, server.url, replace(options, realtime_unavailable=missing)
 
 
@@ -343,9 +348,10 @@ def open_target(options: Options) -> Target:
     target = Target(base_url=base_url, token=options.token or fixture_tokens.get("admin", ""),
                     options=options, session=session, in_process=in_process, server=server)
     target.remember(options.token, options.admin_token, options.expired_token,
-                    options.jwt_secret, *fixture_tokens.values())
+                    options.jwt_secret, options.control_token, *fixture_tokens.values())
     try:
-        target.is_mock = in_process or _answers_as_mock(session, base_url)
+        target.is_mock = in_process or _answers_as_mock(session, base_url,
+                                                        options.control_token)
         # Before the suite changes anything (principals, provisioning): put back at the end.
         target.initial_state = target.snapshot()
         if not target.is_mock or options.rate_limit:  # mocks run unthrottled unless asked

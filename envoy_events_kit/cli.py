@@ -32,7 +32,10 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Off loopback (e.g. 0.0.0.0) the network reaches the "
+                   "control API: a control token is then required (generated and printed "
+                   "unless --control-token gives one) and --secret is mandatory.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
               help="Port (0: any free one; the banner shows which).")
 @click.option("--fixtures", "fixtures_path", type=click.Path(path_type=Path), metavar="FILE",
@@ -79,6 +82,17 @@ def main() -> None:
 @click.option("--webhook-timeout", default=5.0, show_default=True,
               type=click.FloatRange(0.1, 60),
               help="Seconds a webhook attempt may take in all (connect, headers and body).")
+@click.option("--control-token", metavar="TOKEN", envvar="ENVOY_EVENTS_CONTROL_TOKEN",
+              show_envvar=True,
+              help="Require 'Authorization: Bearer TOKEN' on every /__mock__/ call (401 "
+                   "otherwise). Never printed.")
+@click.option("--allow-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests whose Host is NAME (repeatable); by default only "
+                   "loopback names and addresses and the --host name (others: 421).")
+@click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
+              help="Also trust the browser page ORIGIN, e.g. http://app.test:3000 "
+                   "(repeatable): CORS, and control calls that change state; by default "
+                   "only pages on loopback hosts.")
 @click.option("--scenario", metavar="FILE|NAME",
               help="Play a scenario of timed events once the mock serves: a YAML file, or a "
                    "bundled name (shipment-journey).")
@@ -87,8 +101,9 @@ def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, c
          token_ttl: int, threads: int | None, strict: bool, state_file: Path | None,
          realtime: bool, centrifugo: Path | None, realtime_port: int,
          webhook_retry_schedule: str, allowed_webhook_hosts: tuple[str, ...],
-         webhook_timeout: float, scenario: str | None, scenario_loop: bool,
-         server_name: str) -> None:
+         webhook_timeout: float, control_token: str | None,
+         allowed_hosts: tuple[str, ...], cors_origins: tuple[str, ...], scenario: str | None,
+         scenario_loop: bool, server_name: str) -> None:
     """Serve the stateful mock (on Granian by default) until Ctrl-C or SIGTERM.
 
     It answers the four /events/ operations as the contract says (401, 400, 403, 409,
@@ -101,7 +116,8 @@ def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, c
     Browser apps on any localhost port may call it (CORS). Its control API under
     /__mock__/ resets it, provisions organisations, creates principals, moves the clock,
     injects faults and shows the request journal (`envoy-events spec --control`); its
-    dashboard, /__mock__/ui, does all that in a browser (the banner prints the URL).
+    dashboard, /__mock__/ui, does all that in a browser (the banner prints the URL). It takes
+    JSON bodies only, and changes only from loopback pages (see docs/security.md).
     """
     from envoy_events_kit.stop_request import StopRequest
 
@@ -114,8 +130,10 @@ def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, c
                       realtime_port=realtime_port,
                       webhook_retry_schedule=webhook_retry_schedule,
                       allowed_webhook_hosts=allowed_webhook_hosts,
-                      webhook_timeout=webhook_timeout, scenario=scenario,
-                      scenario_loop=scenario_loop, server_name=server_name))
+                      webhook_timeout=webhook_timeout, control_token=control_token,
+                      allowed_hosts=allowed_hosts, cors_origins=cors_origins,
+                      scenario=scenario, scenario_loop=scenario_loop,
+                      server_name=server_name))
 
 
 @main.group(short_help="Install or locate the realtime server (Centrifugo).")
@@ -189,6 +207,9 @@ def spec(control: bool) -> None:
               help="An expired bearer token the target must refuse with 401.")
 @click.option("--jwt-secret", envvar="ENVOY_EVENTS_JWT_SECRET", show_envvar=True,
               help="The target's HS256 signing secret, to verify token signatures.")
+@click.option("--control-token", envvar="ENVOY_EVENTS_CONTROL_TOKEN", show_envvar=True,
+              help="The control token of a mock at --base-url started with --control-token "
+                   "(its mock-only tests call /__mock__/; never printed).")
 @click.option("--realtime-url", envvar="ENVOY_EVENTS_REALTIME_URL", show_envvar=True,
               metavar="WS_URL",
               help="The target's realtime server (ws://…/connection/websocket): adds the "
@@ -211,7 +232,8 @@ def spec(control: bool) -> None:
                    "checked and why, documented statuses observed); the Markdown is also "
                    "appended to $GITHUB_STEP_SUMMARY when that is set.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
-def contract(base_url: str | None, realtime_url: str | None, token: str | None,
+def contract(base_url: str | None, control_token: str | None, realtime_url: str | None,
+             token: str | None,
              admin_token: str | None,
              expired_token: str | None, jwt_secret: str | None, allow_destructive: bool,
              max_examples: int | None, rate_limit: str | None, timeout: float | None,
@@ -241,7 +263,8 @@ def contract(base_url: str | None, realtime_url: str | None, token: str | None,
     if base_url and not token:
         raise click.UsageError("--base-url needs --token (or ENVOY_EVENTS_TOKEN)")
     sys.exit(run(secrets={"token": token, "admin_token": admin_token,
-                          "expired_token": expired_token, "jwt_secret": jwt_secret},
+                          "expired_token": expired_token, "jwt_secret": jwt_secret,
+                          "control_token": control_token},
                  base_url=base_url, realtime_url=realtime_url,
                  allow_destructive=allow_destructive,
                  max_examples=max_examples, rate_limit=rate_limit, timeout=timeout,

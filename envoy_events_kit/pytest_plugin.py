@@ -41,6 +41,10 @@ OPTIONS: dict[str, tuple[str | None, str]] = {
     "--events-jwt-secret": ("ENVOY_EVENTS_JWT_SECRET",
                             "HS256 secret the target signs tokens with, so the contract suite "
                             "verifies signatures (known by itself only for the mock)."),
+    "--events-control-token": ("ENVOY_EVENTS_CONTROL_TOKEN",
+                               "Bearer token of the mock's control API (/__mock__/), for a "
+                               "mock started with --control-token; the events_mock fixture's "
+                               "mock requires it too when set."),
     "--events-fixtures": ("ENVOY_EVENTS_FIXTURES",
                           "Fixtures file of the events_mock fixture (default: the bundled one)."),
     "--events-secret": ("ENVOY_EVENTS_SECRET",
@@ -117,6 +121,8 @@ def _mock_settings(config: pytest.Config) -> dict[str, Any]:
                                 or DEFAULT_CLOCK}
     if secret := _value(config, "--events-secret", "events_secret"):
         settings["secret"] = secret
+    if control_token := _value(config, "--events-control-token"):
+        settings["control_token"] = control_token
     if fixtures := config.getoption("--events-fixtures") or os.environ.get("ENVOY_EVENTS_FIXTURES"):
         settings["fixtures_path"] = Path(fixtures)
     elif fixtures := config.getini("events_fixtures"):

@@ -56,16 +56,27 @@ class Settings:
     #: play it again and again.
     scenario: str | None = None
     scenario_loop: bool = False
+    #: Who may reach the mock besides its own machine (docs/security.md): `Host` names
+    #: accepted besides loopback ones and the bound host (`--allow-host`), browser origins
+    #: trusted besides loopback pages (`--cors-origin`), and the bearer token every
+    #: `/__mock__/` call must carry when set (`--control-token`).
+    allowed_hosts: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
+    control_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.secret.encode()) < MIN_SECRET_BYTES:
             raise ConfigError(f"the signing secret must be at least {MIN_SECRET_BYTES} bytes")
+        if self.control_token is not None and not self.control_token.strip():
+            raise ConfigError("the control token must not be empty")
         if self.token_ttl <= 0:
             raise ConfigError("the token TTL must be a positive number of seconds")
         if self.webhook_log_size < 1 or self.webhook_log_bytes < 1:
             raise ConfigError("the delivery log's bounds (webhook_log_size, webhook_log_bytes) "
                               "must be positive")
         object.__setattr__(self, "fixtures_path", Path(self.fixtures_path))
+        object.__setattr__(self, "allowed_hosts", tuple(self.allowed_hosts))
+        object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
         if self.state_file is not None:
             object.__setattr__(self, "state_file", Path(self.state_file))
         if self.centrifugo is not None:

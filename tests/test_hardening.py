@@ -17,8 +17,8 @@ from envoy_events_kit.mock_server.serving.engines import ENGINES
 from tests.conftest import ACME, ADMIN
 
 AUTH = f"Authorization: Bearer {ADMIN}\r\n".encode()
-CONNECTION = b"GET /events/connection_token HTTP/1.1\r\nHost: mock\r\n"
-SUBSCRIPTION = b"GET /events/subscription_token HTTP/1.1\r\nHost: mock\r\n"
+CONNECTION = b"GET /events/connection_token HTTP/1.1\r\nHost: localhost\r\n"
+SUBSCRIPTION = b"GET /events/subscription_token HTTP/1.1\r\nHost: localhost\r\n"
 LIMIT = 64 * 1024
 
 
@@ -71,7 +71,7 @@ BIG = b'{"channel": "' + b"a" * (LIMIT + 100) + b'"}'
 @pytest.mark.parametrize("raw", [
     with_body(SUBSCRIPTION, BIG),
     with_body(CONNECTION, BIG),
-    with_body(b"POST /__mock__/principals HTTP/1.1\r\nHost: mock\r\n", BIG),
+    with_body(b"POST /__mock__/principals HTTP/1.1\r\nHost: localhost\r\n", BIG),
     chunked(SUBSCRIPTION, BIG),
     chunked(CONNECTION, BIG),
     with_body(SUBSCRIPTION, b" " * (LIMIT + 1)),
@@ -112,12 +112,12 @@ BAD_HEADERS = {
     "10k-other-header-ok": (plain(CONNECTION, AUTH.strip(), f"X-Long: {LONG}".encode()), 200),
     "invalid-content-length": (plain(CONNECTION, AUTH.strip(), b"Content-Length: ab"), 400),
     "non-ascii-query": (plain(b"GET /events/subscription_token?channel=shipments:\xc3\xa9 "
-                              b"HTTP/1.1\r\nHost: mock\r\n", AUTH.strip()), 400),
+                              b"HTTP/1.1\r\nHost: localhost\r\n", AUTH.strip()), 400),
     "encoded-control-query": (plain(b"GET /events/subscription_token?channel=shipments%3A%00%0a"
-                                    b"%FF HTTP/1.1\r\nHost: mock\r\n", AUTH.strip()), 400),
+                                    b"%FF HTTP/1.1\r\nHost: localhost\r\n", AUTH.strip()), 400),
     "10k-query": (plain(f"GET /events/subscription_token?channel=shipments:{ACME}{LONG} "
-                        "HTTP/1.1\r\nHost: mock\r\n".encode(), AUTH.strip()), 400),
-    "non-ascii-path": (plain(b"GET /events/\xc3\xa9 HTTP/1.1\r\nHost: mock\r\n", AUTH.strip()),
+                        "HTTP/1.1\r\nHost: localhost\r\n".encode(), AUTH.strip()), 400),
+    "non-ascii-path": (plain(b"GET /events/\xc3\xa9 HTTP/1.1\r\nHost: localhost\r\n", AUTH.strip()),
                        400),
     "garbage-start-line": (b"\x00\x01 NOT HTTP\r\n\r\n", 400),
 }
@@ -173,11 +173,11 @@ def test_broken_json_bodies_are_400_json(server, body):
 
 
 def test_none_of_it_changed_the_state(server):
-    before = exchange(server, plain(b"GET /__mock__/state HTTP/1.1\r\nHost: mock\r\n"))[2]
+    before = exchange(server, plain(b"GET /__mock__/state HTTP/1.1\r\nHost: localhost\r\n"))[2]
     for raw, _ in BAD_HEADERS.values():
         exchange(server, raw)
-    exchange(server, with_body(b"POST /__mock__/principals HTTP/1.1\r\nHost: mock\r\n", BIG))
-    after = exchange(server, plain(b"GET /__mock__/state HTTP/1.1\r\nHost: mock\r\n"))[2]
+    exchange(server, with_body(b"POST /__mock__/principals HTTP/1.1\r\nHost: localhost\r\n", BIG))
+    after = exchange(server, plain(b"GET /__mock__/state HTTP/1.1\r\nHost: localhost\r\n"))[2]
     assert json.loads(after)["organisations"] == json.loads(before)["organisations"]
 
 

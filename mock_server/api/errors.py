@@ -19,8 +19,11 @@ _HTTP_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "not_provisioned",
     413: "payload_too_large",
+    415: "unsupported_media_type",
+    421: "misdirected_request",
 }
 
 

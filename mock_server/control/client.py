@@ -7,6 +7,7 @@ tests talk to the mock only through HTTP, the way they talk to the events API. T
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Any
 from urllib.parse import quote
@@ -17,6 +18,8 @@ from envoy_events_kit import names
 from envoy_events_kit.documents import spec_document
 
 PREFIX = "/__mock__"
+#: Where `MockControl` finds the mock's control token when none is passed.
+CONTROL_TOKEN_ENV = "ENVOY_EVENTS_CONTROL_TOKEN"
 
 
 def _matches(entry: dict[str, Any], operation_id: str | None, status: int | None) -> bool:
@@ -43,19 +46,28 @@ class ControlError(RuntimeError):
 
 class MockControl:
     """Provision orgs, add webhook endpoints and principals, move the clock, inject faults,
-    read the journal of a running mock at `base_url`."""
+    read the journal of a running mock at `base_url`.
+
+    `control_token` is the mock's `--control-token` (default: ENVOY_EVENTS_CONTROL_TOKEN);
+    it goes only to `/__mock__/` calls, as `Authorization: Bearer …`."""
 
     def __init__(self, base_url: str, *, session: requests.Session | None = None,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, control_token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._session = session or requests.Session()
+        token = control_token or os.environ.get(CONTROL_TOKEN_ENV) or None
+        self._control_headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def __repr__(self) -> str:  # never the token
+        return f"{type(self).__name__}({self.base_url!r})"
 
     # -- transport --------------------------------------------------------------------
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         url = f"{self.base_url}{PREFIX}{path}"
         try:
-            response = self._session.request(method, url, json=body, timeout=self.timeout)
+            response = self._session.request(method, url, json=body, timeout=self.timeout,
+                                             headers=self._control_headers)
         except requests.ConnectionError as exc:
             raise ControlError(f"cannot reach the mock at {self.base_url} ({exc})") from exc
         if response.status_code >= 400:

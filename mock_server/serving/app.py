@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -20,18 +21,24 @@ from ..control import routes as control_api
 from ..control.journal import Entry, redact
 from ..state import mock_state as state_module
 from ..state import persistence
+from .security import CONTROL_PREFIX, LOCAL_ORIGINS, REFUSED, Guard
 
-CONTROL_PREFIX = "/__mock__"
-#: Browser apps served from any localhost port may call the mock.
-LOCAL_ORIGINS = r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$"
+__all__ = ["CONTROL_PREFIX", "LOCAL_ORIGINS", "as_settings", "create_app", "guard"]
+GUARD_KEY = "envoy_events_guard"
+
+
+def as_settings(settings: Settings | dict[str, Any] | None) -> Settings:
+    """A Settings from a Settings, a dict of its fields, or None (the defaults)."""
+    if settings is None:
+        return Settings()
+    if isinstance(settings, dict):
+        return replace(Settings(), **settings)
+    return settings
 
 
 def create_app(settings: Settings | dict[str, Any] | None = None) -> Flask:
     """Build a mock; `settings` may be a Settings or a dict of its fields."""
-    if settings is None:
-        settings = Settings()
-    elif isinstance(settings, dict):
-        settings = replace(Settings(), **settings)
+    settings = as_settings(settings)
     state = state_module.build(settings)
     if settings.state_file is not None:
         state.state_file = persistence.attach(
@@ -44,7 +51,8 @@ def create_app(settings: Settings | dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     state_module.init_app(app, state)
     errors.init_app(app)
-    cors = _cors(app)
+    cors = _cors(app, settings.cors_origins)
+    checks = app.extensions[GUARD_KEY] = Guard(settings)
     app.register_blueprint(events_api.blueprint(state))
     app.register_blueprint(control_api.blueprint(state), url_prefix="")
     app.register_blueprint(dashboard.blueprint())
@@ -55,6 +63,7 @@ def create_app(settings: Settings | dict[str, Any] | None = None) -> Flask:
     def _before() -> Response | None:
         req = request._get_current_object()  # one context lookup, not one per attribute
         environ, limit = req.environ, settings.max_body_bytes
+        checks.check(environ, req.path)
         if "CONTENT_LENGTH" in environ:
             if (req.content_length or 0) > limit:
                 abort(413, f"The request body is over {limit} bytes.")
@@ -71,7 +80,8 @@ def create_app(settings: Settings | dict[str, Any] | None = None) -> Flask:
             operation_id = events_api.operation_id()
             operation = operations.get(operation_id or "")
             if (settings.strict and operation and req.method == operation.method
-                    and response.status_code != 413 and not _is_injected(response)):
+                    and response.status_code != 413 and REFUSED not in environ
+                    and not _is_injected(response)):
                 strict.check(operation, response)
             journal.record(Entry(req.method, path, operation_id, response.status_code,
                                  state.clock.now(), redact(environ.get("HTTP_AUTHORIZATION")),
@@ -94,12 +104,20 @@ class _NoSessions(SessionInterface):
         return None
 
 
-def _cors(app: Flask) -> Callable[[Response], Response]:
+def guard(app: Flask) -> Guard:
+    """The app's request checks (Host, control token, Origin, content type)."""
+    return app.extensions[GUARD_KEY]
+
+
+def _cors(app: Flask, extra_origins: tuple[str, ...]) -> Callable[[Response], Response]:
     """flask-cors's response hook, for `_after` to call only when the request has an
     `Origin` header: without one it adds nothing, but it costs ~10% of a request. Every
     error is turned into a response by our handlers, so its exception interception adds
-    nothing either."""
-    CORS(app, origins=[LOCAL_ORIGINS], expose_headers=["WWW-Authenticate"],
+    nothing either. Loopback pages are allowed, and the `--cors-origin` ones (compared
+    literally, never as patterns)."""
+    origins = [LOCAL_ORIGINS, *(re.compile(f"^{re.escape(o.strip().rstrip('/'))}$", re.I)
+                                for o in extra_origins)]
+    CORS(app, origins=origins, expose_headers=["WWW-Authenticate"],
          allow_headers=["Authorization", "Content-Type"], max_age=600,
          intercept_exceptions=False)
     return app.after_request_funcs[None].pop()

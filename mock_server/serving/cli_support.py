@@ -20,6 +20,7 @@ from ..events.realtime.process import RealtimeError
 from ..events.scenarios import ScenarioError
 from ..events.webhooks.delivery import parse_schedule
 from ..state.fixtures import FixturesError
+from . import security
 from .server import MockServer
 
 
@@ -54,7 +55,25 @@ def banner(server: MockServer) -> str:
                       "POST /__mock__/reset goes back to the fixtures."]
         lines += [f"  {note}" for note in state.state_file.notes]
     lines += ["", "Control API: " + server.url + "/__mock__/state   Ctrl-C stops."]
-    return "\n".join(lines)
+    return "\n".join(lines + _exposure(server))
+
+
+def _exposure(server: MockServer) -> list[str]:
+    """What the network can reach, and the control token if this run made it (the one
+    place it is ever printed; a token given by the user never is)."""
+    lines = []
+    if security.is_loopback_bind(server.host) is False:
+        lines += ["", f"WARNING: listening on {server.host}: other machines reach the events "
+                      "API and the control API (/__mock__/: snapshot with webhook secrets, "
+                      "reset, principals). See docs/security.md."]
+    token = server.state.settings.control_token
+    if server.generated_control_token and token:
+        lines += [f"Control token (generated for this run): {token}",
+                  "  every /__mock__/ call needs -H 'Authorization: Bearer <that token>', e.g.",
+                  f"  curl -s -H 'Authorization: Bearer {token}' {server.url}/__mock__/state"]
+    elif token:
+        lines += ["Every /__mock__/ call needs 'Authorization: Bearer <your --control-token>'."]
+    return lines
 
 
 def _say_dropped(count: int) -> None:
@@ -84,9 +103,10 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
              state_file: Path | None = None, realtime: bool = False,
              centrifugo: Path | None = None, realtime_port: int = 0,
              webhook_retry_schedule: str = "0,1,5", allowed_webhook_hosts: tuple[str, ...] = (),
-             webhook_timeout: float = 5.0, scenario: str | None = None,
-             scenario_loop: bool = False, server_name: str = "granian",
-             stop: StopRequest | None = None) -> int:
+             webhook_timeout: float = 5.0, control_token: str | None = None,
+             allowed_hosts: tuple[str, ...] = (), cors_origins: tuple[str, ...] = (),
+             scenario: str | None = None, scenario_loop: bool = False,
+             server_name: str = "granian", stop: StopRequest | None = None) -> int:
     """Run in the foreground; one-line errors instead of tracebacks. Returns the exit status.
     `stop`: SIGTERM/Ctrl-C caught since the command began (caught here otherwise)."""
     stop = (stop or StopRequest()).install()
@@ -109,7 +129,8 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
                            realtime_port=realtime_port, webhook_retry_schedule=schedule,
                            allowed_webhook_hosts=tuple(allowed_webhook_hosts),
                            webhook_timeout_s=webhook_timeout, scenario=scenario,
-                           scenario_loop=scenario_loop)
+                           scenario_loop=scenario_loop, control_token=control_token,
+                           allowed_hosts=tuple(allowed_hosts), cors_origins=tuple(cors_origins))
         if fixtures_path is not None:
             settings = replace(settings, fixtures_path=fixtures_path)
         if secret is not None:

@@ -24,7 +24,7 @@ class EventsMock(MockControl):
     """
 
     def __init__(self, server: MockServer) -> None:
-        super().__init__(server.url)
+        super().__init__(server.url, control_token=server.state.settings.control_token)
         self.server = server
         self.url = server.url
         named = (p for p in server.state.fixtures.principals.values() if p.name)

@@ -18,7 +18,8 @@ from envoy_events_kit.stop_request import StopRequest
 
 from ..config import Settings
 from ..state.mock_state import MockState
-from .app import create_app
+from . import security
+from .app import as_settings, create_app, guard
 from .engines import DEFAULT_THREADS, Engine, engine
 
 
@@ -28,7 +29,10 @@ class MockServer:
     def __init__(self, settings: Settings | dict[str, Any] | None = None,
                  host: str = "127.0.0.1", port: int = 0, threads: int | None = None,
                  server: Engine = "waitress") -> None:
+        # Off loopback: the development secret is refused, a control token made if none.
+        settings, self.generated_control_token = security.exposed(as_settings(settings), host)
         self.app = create_app(settings)
+        guard(self.app).trust_bound_host(host)
         self.host = host
         self.threads = threads or DEFAULT_THREADS.get(server, 1)
         self._engine = engine(server, self.app, host, port, self.threads,
