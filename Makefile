@@ -10,19 +10,31 @@ MOCK_ARGS ?=
 PYTEST_ARGS ?=
 REALTIME ?=
 
-.PHONY: lock test-latest install mock stand-in realtime realtime-js test lint fmt clean bench-deps bench fuzz interop-tools
+.PHONY: lock test-latest install mock stand-in realtime realtime-js dashboard-js test lint fmt clean bench-deps bench fuzz interop-tools
+
+# What the mock and the stand-in need, and no more (no test or dev tools).
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
+PYTHON_CHECK = @$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "envoy-events-kit needs python3 >= 3.11 (found $$($(PYTHON) --version))"; exit 1; }
 
 $(STAMP): pyproject.toml $(LOCK)
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
-		{ echo "envoy-events-kit needs python3 >= 3.11 (found $$($(PYTHON) --version))"; exit 1; }
+	$(PYTHON_CHECK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'
-	@touch $(STAMP)
+	@touch $(STAMP) $(RUNTIME_STAMP)
+
+$(RUNTIME_STAMP): pyproject.toml $(LOCK)
+	$(PYTHON_CHECK)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing the kit into $(VENV) (what the mock needs; \`make install\` adds the test tools)..."
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e .
+	@touch $(RUNTIME_STAMP)
 
 install: $(STAMP)  ## create .venv and install the kit (editable) with test and dev tools
 
-mock: $(STAMP)  ## serve the mock on http://127.0.0.1:8080 (REALTIME=1: with Centrifugo too)
+mock: $(RUNTIME_STAMP)  ## serve the mock on http://127.0.0.1:8080 (REALTIME=1: with Centrifugo too)
 ifneq ($(REALTIME),)
 	@$(MAKE) --no-print-directory realtime
 	$(BIN)/envoy-events mock --realtime $(MOCK_ARGS)
@@ -30,12 +42,13 @@ else
 	$(BIN)/envoy-events mock $(MOCK_ARGS)
 endif
 
-stand-in:  ## the mock and a real Centrifugo fed by it (builds Centrifugo on first use)
+stand-in:  ## the mock and a real Centrifugo fed by it (builds Centrifugo on first use); dashboard at /__mock__/ui
 	@$(MAKE) --no-print-directory mock REALTIME=1
 
-# The pinned Centrifugo, built with Go into the user's cache (minutes once, then seconds).
-realtime: $(STAMP)  ## install the realtime server the stand-in and the realtime tests run
-	@$(BIN)/envoy-events realtime path >/dev/null 2>&1 || $(BIN)/envoy-events realtime install
+# The pinned Centrifugo, built with Go into the user's cache (minutes once, with a progress
+# line every 10 s; then seconds), and the npm centrifuge browser client the dashboard uses.
+realtime: $(RUNTIME_STAMP)  ## install the realtime server (and the dashboard's browser client)
+	@$(BIN)/envoy-events realtime install
 
 # The npm `centrifuge` client the realtime tests drive with Node's own test runner.
 REALTIME_JS := tests/realtime_js
@@ -46,6 +59,15 @@ $(REALTIME_JS)/node_modules/.installed: $(REALTIME_JS)/package-lock.json
 
 realtime-js: $(REALTIME_JS)/node_modules/.installed  ## install the npm client the realtime tests run
 
+# axe-core, injected into the dashboard by its browser test (tests/test_dashboard_browser.py).
+DASHBOARD_JS := tests/dashboard_js
+$(DASHBOARD_JS)/node_modules/.installed: $(DASHBOARD_JS)/package-lock.json
+	@command -v npm >/dev/null || { echo "the dashboard's browser test needs Node.js and npm"; exit 2; }
+	npm ci --prefix $(DASHBOARD_JS) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+dashboard-js: $(DASHBOARD_JS)/node_modules/.installed  ## install axe-core for the dashboard's browser test
+
 INTEROP := tools/interop
 INTEROP_STAMP := $(INTEROP)/node_modules/.installed-stamp
 
@@ -55,7 +77,7 @@ $(INTEROP_STAMP): $(INTEROP)/package.json $(INTEROP)/package-lock.json
 
 interop-tools: $(INTEROP_STAMP)  ## install the pinned Prism, Redocly CLI and Spectral (npm ci)
 
-test: lint realtime realtime-js interop-tools  ## lint, then run the whole test suite
+test: lint realtime realtime-js dashboard-js interop-tools  ## lint, then run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The newest versions pyproject.toml allows, in a venv of their own, written to constraints.txt.
@@ -69,7 +91,7 @@ lock:  ## refresh constraints.txt with the newest allowed versions (then `make t
 # The suite on the newest versions pyproject.toml allows (constraints off): run before
 # `make lock`, or on a schedule, to learn early what an upgrade would break.
 LATEST := .venv-latest
-test-latest: realtime realtime-js interop-tools  ## the whole suite with the newest allowed versions (no constraints)
+test-latest: realtime realtime-js dashboard-js interop-tools  ## the whole suite with the newest allowed versions (no constraints)
 	rm -rf $(LATEST) && $(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
 	$(LATEST)/bin/python -m pip install --quiet --upgrade -e '.[dev]'
@@ -99,6 +121,9 @@ bench: $(STAMP) realtime interop-tools  ## mock vs baselines vs Prism (throughpu
 	$(BIN)/python benchmarks/realtime_start.py
 	$(BIN)/python benchmarks/webhooks_burst.py
 	$(BIN)/python benchmarks/consumer_startup.py
+	$(BIN)/python benchmarks/dashboard_polling.py
+	$(BIN)/python benchmarks/first_request.py
+	$(BIN)/python benchmarks/proxy_overhead.py
 
-fuzz: $(STAMP)  ## Schemathesis CLI, all checks, >= 10,000 requests against the strict mock
+fuzz: $(STAMP)  ## Schemathesis CLI, all checks, against the strict mock: events API (>= 10,000 requests), then the control API
 	$(BIN)/python benchmarks/fuzz.py $(FUZZ_ARGS)

@@ -30,6 +30,8 @@ from pathlib import Path
 
 from envoy_events_kit.mock_server.serving.engines import DEFAULT_THREADS
 
+from envoy_events_kit.net import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SPEC = ROOT / "openapi" / "events.yaml"
@@ -121,12 +123,6 @@ class Server:
         """Resident memory of the server and its children (npx runs node in a child)."""
         assert self.process is not None
         return sum(_rss_kb(pid) for pid in _tree(self.process.pid)) / 1024
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http_status(port: int, scenario: Scenario, timeout: float = 2.0) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,13 +20,9 @@ from pathlib import Path
 
 import requests
 
+from envoy_events_kit.net import free_port
+
 ENVOY_EVENTS = Path(sys.executable).parent / "envoy-events"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def one_round() -> tuple[float, int]:

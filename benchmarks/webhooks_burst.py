@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import requests
 
+from envoy_events_kit.net import free_port
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from envoy_events_kit.mock_server.control.client import MockControl  # noqa: E402
 
@@ -31,12 +32,6 @@ ENVOY_EVENTS = Path(sys.executable).parent / "envoy-events"
 ACME = "org_26ZZVNs2QURl4yY6owPARekUbMa"
 ADMIN = {"Authorization": "Bearer dev-admin-acme-5d1f0c2b7a9e4c31"}
 ORDER = {"id": "ord_2iFmwXASMpS3l4IZsauPs8I1eOv", "status": "packed"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def latencies(url: str, count: int, stop: threading.Event | None = None) -> list[float]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import Counter
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -36,6 +38,8 @@ class ThrottledSession(requests.Session):
         self._lock = threading.Lock()
         self._next = 0.0
         self.sent = 0
+        #: (method, path, status) -> how many answers: which documented statuses were seen.
+        self.observed: Counter[tuple[str, str, int]] = Counter()
 
     def _wait_turn(self) -> None:
         with self._lock:
@@ -54,4 +58,12 @@ class ThrottledSession(requests.Session):
         if kwargs["timeout"] is None:
             kwargs["timeout"] = self.timeout
         self._wait_turn()
-        return super().request(method, url, *args, **kwargs)
+        response = super().request(method, url, *args, **kwargs)
+        if isinstance(response, requests.Response):
+            self._observe(response)
+        return response
+
+    def _observe(self, response: requests.Response) -> None:
+        with self._lock:
+            self.observed[(str(response.request.method), urlsplit(response.url).path,
+                           response.status_code)] += 1

@@ -12,18 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
-from envoy_events_kit import spec_path
+from envoy_events_kit.documents import spec_document
 
 
 def _example_channel() -> str:
-    raw = yaml.safe_load(spec_path().read_text())
+    raw = spec_document()
     return raw["components"]["schemas"]["Channel"]["examples"][0]
 
 
 def _positive(case: Any) -> bool:
-    meta = getattr(case, "_meta", None) or getattr(case, "meta", None)
+    meta = case.meta  # public since Schemathesis 4
     return meta is None or not meta.generation.mode.is_negative
 
 

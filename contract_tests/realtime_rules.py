@@ -28,9 +28,31 @@ RULES = {
     "realtime-publication": "A published event arrives as the envelope, on its channel only.",
     "realtime-deprovision": "After deprovision the organisation's connection is closed.",
 }
+#: The spec's x-assumed rows a rule checks too: its failure breaks them as well.
+SPEC_ROWS = {"realtime-deprovision": ("deprovisionEvents x-realtime",)}
 STEP_TIMEOUT_S = 5.0
 TEST_TIMEOUT_S = 30.0
 T = TypeVar("T")
+
+#: Why a mock's publication and deprovision rules are not checked on another realtime server.
+NOT_THE_MOCKS = "not the mock's realtime server"
+#: What `subscribe_outcome` and `connect` say when the server said nothing in time.
+NO_ANSWER = "no answer within the step timeout"
+#: The refusals Centrifugo documents (client protocol error codes, disconnect codes).
+PERMISSION_DENIED = "refused 103"
+INVALID_TOKEN = "connection closed 3500"
+TOKEN_EXPIRED = 109
+DOCUMENTED = {
+    PERMISSION_DENIED: "error 103 (permission denied)",
+    INVALID_TOKEN: "the connection closed with 3500 (invalid token)",
+    TOKEN_EXPIRED: "error 109 (token expired)",
+}
+
+
+def terminal(code: int) -> bool:
+    """A disconnect code after which clients do not reconnect (Centrifugo: 3500-3999 and
+    4500-4999; the SDKs reconnect on 3000-3499, 4000-4499 and from 5000)."""
+    return 3500 <= code <= 3999 or 4500 <= code <= 4999
 
 
 def run(coro: Awaitable[T]) -> T:
@@ -52,11 +74,11 @@ async def connect(url: str, token: str = "", get_token: Any = None,
     for task in pending:
         task.cancel()
     if connected in done and not connected.exception():
-        await asyncio.sleep(0.1)  # server-side subscriptions are announced around connect
+        # Server-side subscriptions are applied from the connect reply before on_connected.
         return client, watcher, None
     await client.disconnect()
     failure = refused.result() if refused in done and not refused.exception() else None
-    return client, watcher, failure or "no answer within the step timeout"
+    return client, watcher, failure or NO_ANSWER
 
 
 async def subscribe_outcome(client: Any, watcher: Any, channel: str, token: str = "") -> str:
@@ -74,7 +96,7 @@ async def subscribe_outcome(client: Any, watcher: Any, channel: str, token: str 
         return "subscribed" if kind == "subscribed" else f"refused {code}"
     if closed in done and not closed.exception():
         return f"connection closed {closed.result().code}"
-    return "no answer within the step timeout"
+    return NO_ANSWER
 
 
 def same_server(a: str, b: str) -> bool:

@@ -9,13 +9,11 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any
 
 import jwt
 import pytest
 import requests
-import yaml
 from envoy_events_kit.contract_tests.client import (
     DEFAULT_RATE,
     DEFAULT_TIMEOUT,
@@ -23,10 +21,12 @@ from envoy_events_kit.contract_tests.client import (
     parse_rate,
 )
 
-from envoy_events_kit import default_fixtures_path, spec_path
+from envoy_events_kit import default_fixtures_path
 from envoy_events_kit.claims import CONNECTION as CONNECTION_CLAIMS
 from envoy_events_kit.claims import Claims
 from envoy_events_kit.claims import claims as claims_schema
+from envoy_events_kit.documents import document, spec_document
+from envoy_events_kit.instants import parse_instant
 
 
 def connection_claims() -> Claims:
@@ -59,27 +59,40 @@ class Options:
     max_examples: int = DEFAULT_MAX_EXAMPLES
     rate_limit: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+    #: A realtime rule not checked fails the run (exit 3): --events-require-realtime, or a
+    #: realtime URL the person gave.
+    realtime_required: bool = False
+    #: Why the in-process mock runs without its realtime server (no Centrifugo binary).
+    realtime_unavailable: str | None = None
 
 
 def _value(config: pytest.Config, option: str, env: str) -> str | None:
     dest = option.lstrip("-").replace("-", "_")
     try:
         value = config.getoption(dest)
-    except ValueError:  # the option is not defined (an older plugin.py)
+    except ValueError:  # the option is not defined (an older pytest_plugin.py)
         value = None
     return value or os.environ.get(env) or None
+
+
+def _truthy(env: str) -> bool:
+    return os.environ.get(env, "").lower() in ("1", "true", "yes")
 
 
 def read_options(config: pytest.Config) -> Options:
     """Options from `--events-*` flags, falling back to their `ENVOY_EVENTS_*` variables."""
     examples = _value(config, "--events-max-examples", "ENVOY_EVENTS_MAX_EXAMPLES")
     timeout = _value(config, "--events-timeout", "ENVOY_EVENTS_TIMEOUT")
-    destructive = config.getoption("events_allow_destructive", False) or os.environ.get(
-        "ENVOY_EVENTS_ALLOW_DESTRUCTIVE", "").lower() in ("1", "true", "yes")
+    destructive = config.getoption("events_allow_destructive", False) or _truthy(
+        "ENVOY_EVENTS_ALLOW_DESTRUCTIVE")
     base_url = _value(config, "--events-base-url", "ENVOY_EVENTS_BASE_URL")
+    realtime_url = _value(config, "--events-realtime-url", "ENVOY_EVENTS_REALTIME_URL")
+    required = config.getoption("events_require_realtime", False) or _truthy(
+        "ENVOY_EVENTS_REQUIRE_REALTIME")
     return Options(
         base_url=base_url.rstrip("/") if base_url else None,
-        realtime_url=_value(config, "--events-realtime-url", "ENVOY_EVENTS_REALTIME_URL"),
+        realtime_url=realtime_url,
+        realtime_required=bool(required or realtime_url),
         token=_value(config, "--events-token", "ENVOY_EVENTS_TOKEN"),
         admin_token=_value(config, "--events-admin-token", "ENVOY_EVENTS_ADMIN_TOKEN"),
         expired_token=_value(config, "--events-expired-token", "ENVOY_EVENTS_EXPIRED_TOKEN"),
@@ -119,11 +132,6 @@ class Identity:
         return cls(user_id=str(user or ""), org_id=org, channels=channels)
 
 
-def parse_instant(text: str) -> float:
-    """Unix seconds of an ISO-8601 instant such as 2026-01-01T00:00:00Z."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
 def unverified_claims(token: str) -> dict[str, Any]:
     """The claims of a JWT without checking its signature (the suite has no secret)."""
     return jwt.decode(token, options={"verify_signature": False, "verify_exp": False,
@@ -132,7 +140,7 @@ def unverified_claims(token: str) -> dict[str, Any]:
 
 def provisioning_scope() -> str:
     """The scope the spec's security requirement of provisioning names."""
-    raw = yaml.safe_load(spec_path().read_text())
+    raw = spec_document()
     for requirement in raw["paths"][PROVISION]["get"].get("security", []):
         for scopes in requirement.values():
             if scopes:
@@ -142,7 +150,7 @@ def provisioning_scope() -> str:
 
 def bundled_fixture_tokens() -> dict[str, str]:
     """Tokens of the bundled fixtures, by name: the defaults against an in-process mock."""
-    raw = yaml.safe_load(default_fixtures_path().read_text())
+    raw = document(default_fixtures_path())
     return {name: entry["token"] for name, entry in raw.get("tokens", {}).items()}
 
 
@@ -193,7 +201,7 @@ class Target:
         if self.is_mock:
             answer = self.control("GET", "/clock")
             if answer.status_code == 200:
-                return parse_instant(answer.json()["now"])
+                return parse_instant(answer.json()["now"]).timestamp()
         return time.time()
 
     def snapshot(self) -> dict[str, Any] | None:
@@ -213,12 +221,6 @@ class Target:
             raise RuntimeError("the control API exists only on the mock")
         return self.session.request(method, f"{self.base_url}/__mock__{path}", json=json,
                                     headers=bearer(self.options.control_token))
-
-    def redact(self, text: str) -> str:
-        """`text` with every bearer token the suite knows replaced by `[redacted]`."""
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, "[redacted]")
-        return text
 
     def remember(self, *tokens: str | None) -> None:
         self.secrets.update(t for t in tokens if t)
@@ -315,17 +317,18 @@ def _start_in_process(options: Options) -> tuple[Any, str, Options]:
     from envoy_events_kit.mock_server import MockServer
     from envoy_events_kit.mock_server.events.realtime import RealtimeUnavailable
 
+    missing = None
     settings: dict[str, Any] = {"clock": "real", "control_token": options.control_token}
     if not options.realtime_url:
         try:
             server = MockServer({**settings, "realtime": True}).start()
-        except RealtimeUnavailable:
-            pass
+        except RealtimeUnavailable as exc:
+            missing = str(exc)
         else:
             url = server.state.realtime.websocket_url
             return server, server.url, replace(options, realtime_url=url)
     server = MockServer(settings).start()
-    return server, server.url, options
+    return server, server.url, replace(options, realtime_unavailable=missing)
 
 
 def open_target(options: Options) -> Target:

@@ -57,7 +57,7 @@ def test_bad_credentials_are_401(target: Target, rules: Context, path: str,
 @pytest.mark.parametrize("path", _endpoints())
 def test_expired_token_is_401(target: Target, rules: Context, path: str) -> None:
     if not target.expired_token:
-        pytest.skip("give an expired token with --events-expired-token")
+        pytest.skip("no expired token: give one with --events-expired-token")
     body = _own_body(target) if path == SUBSCRIPTION else None
     response = target.get(path, target.expired_token, json=body)
     expect_401(response, rules, "expired-token-401")

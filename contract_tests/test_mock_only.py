@@ -58,7 +58,8 @@ def unprovisioned(target: Target, me: Identity):
 
 def test_tokens_verify_with_the_secret(target: Target, me: Identity) -> None:
     if not target.secret:
-        pytest.skip("the mock's signing secret is unknown (see --events-jwt-secret)")
+        pytest.skip("no --jwt-secret: the mock's signing secret is unknown (see "
+                    "--events-jwt-secret)")
     channel = f"{me.namespaces[0]}:{me.org_id}#{me.user_id}"
     for response in (target.get(CONNECTION, target.token),
                      target.get(SUBSCRIPTION, target.token, json={"channel": channel})):

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
 import pytest
-import yaml
 from envoy_events_kit.contract_tests import realtime_rules as rt
 from envoy_events_kit.contract_tests.checks import RuleBroken
 from envoy_events_kit.contract_tests.target import (
@@ -24,7 +24,7 @@ from envoy_events_kit.contract_tests.target import (
     Target,
 )
 
-from envoy_events_kit import spec_path
+from envoy_events_kit.documents import spec_document
 
 #: Ids of nobody the target knows (valid KSUID form), for "someone else's" channels.
 OTHER_USER = "usr_0ujtsYcgvSTl8PAuAdqWYSMnLOv"
@@ -34,9 +34,12 @@ OTHER_ORG = "org_0ujtsYcgvSTl8PAuAdqWYSMnLOv"
 @pytest.fixture(scope="session")
 def realtime_url(target: Target) -> str:
     url = target.options.realtime_url
+    if not url and target.options.realtime_unavailable:
+        pytest.skip(f"no Centrifugo binary: the built-in mock runs without its realtime "
+                    f"server ({target.options.realtime_unavailable})")
     if not url:
-        pytest.skip("realtime rules not checked: no --realtime-url (--events-realtime-url, "
-                    "ENVOY_EVENTS_REALTIME_URL)")
+        pytest.skip("no --realtime-url: give --events-realtime-url or "
+                    "ENVOY_EVENTS_REALTIME_URL")
     return url
 
 
@@ -77,33 +80,82 @@ def _why(refusal: Any) -> str:
     return f"code {refusal.code} ({refusal.reason})"
 
 
-@pytest.mark.assumption("realtime-connect")
-@pytest.mark.assumption("realtime-subscriptions")
-def test_server_side_subscriptions_equal_the_channels_claim(target: Target, realtime_url: str,
-                                                            me: Identity) -> None:
+@dataclass
+class FirstConnection:
+    """The suite's first connection with the API's token: every other rule needs one."""
+
+    refusal: str | None
+    claimed: set[str]
+    subscribed: set[str]
+
+
+@pytest.fixture(scope="session")
+def first_connection(target: Target, realtime_url: str) -> FirstConnection:
     token = connection_token(target)
-    claimed = set(jwt.decode(token, options={"verify_signature": False})["channels"])
+    claimed = set(jwt.decode(token, options={"verify_signature": False}).get("channels") or [])
 
-    async def scenario() -> set[str]:
-        client, watcher = await connected(realtime_url, token)
-        await client.disconnect()
-        return watcher.server_subscriptions
+    async def scenario() -> FirstConnection:
+        client, watcher, refusal = await rt.connect(realtime_url, token)
+        if refusal is None:
+            await client.disconnect()
+            return FirstConnection(None, claimed, watcher.server_subscriptions)
+        return FirstConnection(_why(refusal), claimed, set())
 
-    subscribed = rt.run(scenario())
-    if subscribed != claimed:
+    return rt.run(scenario())
+
+
+@pytest.fixture
+def connects(first_connection: FirstConnection, me: Identity) -> FirstConnection:
+    """One cause, one red row: without a connection, the other rules are not checked."""
+    if first_connection.refusal is not None:
+        pytest.skip(f"realtime-connect failed: {first_connection.refusal}")
+    return first_connection
+
+
+@pytest.mark.assumption("realtime-connect")
+def test_a_connection_token_from_the_api_connects(first_connection: FirstConnection,
+                                                  me: Identity) -> None:
+    if first_connection.refusal is not None:
+        raise RuleBroken("realtime-connect", "the server refused a connection token from the "
+                                             f"API: {first_connection.refusal}")
+
+
+@pytest.mark.assumption("realtime-subscriptions")
+def test_server_side_subscriptions_equal_the_channels_claim(connects: FirstConnection) -> None:
+    if connects.subscribed != connects.claimed:
         raise RuleBroken("realtime-subscriptions",
-                         f"the server subscribed the connection to {sorted(subscribed)}, "
-                         f"the channels claim says {sorted(claimed)}")
+                         f"the server subscribed the connection to {sorted(connects.subscribed)}"
+                         f", the channels claim says {sorted(connects.claimed)}")
+
+
+def own_channel(me: Identity) -> str:
+    return f"{me.namespaces[0]}:{me.org_id}#{me.user_id}"
+
+
+@pytest.fixture(scope="session")
+def own_channel_outcome(target: Target, realtime_url: str,
+                        first_connection: FirstConnection) -> str:
+    """How the caller's own `#` channel answered its subscription token from the API."""
+    me = target.identity
+    if not me or not me.namespaces:
+        pytest.skip("the connection token grants no channel: nothing to check on the server")
+    if first_connection.refusal is not None:
+        pytest.skip(f"realtime-connect failed: {first_connection.refusal}")
+    return subscribe_once(target, realtime_url, own_channel(me),
+                          subscription_token(target, own_channel(me)))
 
 
 @pytest.mark.assumption("realtime-own-user-channel")
-def test_own_user_channel_opens_with_a_subscription_token(target: Target, realtime_url: str,
-                                                          me: Identity) -> None:
-    channel = f"{me.namespaces[0]}:{me.org_id}#{me.user_id}"
-    outcome = subscribe_once(target, realtime_url, channel, subscription_token(target, channel))
-    if outcome != "subscribed":
+def test_own_user_channel_opens_with_a_subscription_token(connects: FirstConnection,
+                                                          own_channel_outcome: str) -> None:
+    if own_channel_outcome == rt.NO_ANSWER:
         raise RuleBroken("realtime-own-user-channel",
-                         f"the caller's own channel with the API's subscription token: {outcome}")
+                         f"no answer within {rt.STEP_TIMEOUT_S:g} s to subscribing to the "
+                         "caller's own channel with the API's subscription token")
+    if own_channel_outcome != "subscribed":
+        raise RuleBroken("realtime-own-user-channel", "the caller's own channel with the "
+                                                      f"API's subscription token: "
+                                                      f"{own_channel_outcome}")
 
 
 def subscribe_once(target: Target, realtime_url: str, channel: str, token: str = "") -> str:
@@ -118,14 +170,29 @@ def subscribe_once(target: Target, realtime_url: str, channel: str, token: str =
     return rt.run(scenario())
 
 
+def expect_refusal(rule: str, outcome: str, expected: str, what: str) -> None:
+    """The refusal the realtime server documents, nothing else: silence, another code or a
+    subscription each break the rule, with their own message."""
+    if outcome == expected:
+        return
+    documented = rt.DOCUMENTED[expected]
+    if outcome == "subscribed":
+        raise RuleBroken(rule, f"{what} opened; it must be refused with {documented}")
+    if outcome == rt.NO_ANSWER:
+        raise RuleBroken(rule, f"no answer within {rt.STEP_TIMEOUT_S:g} s to {what}: a "
+                               f"refusal is {documented}, silence is not")
+    raise RuleBroken(rule, f"{what}: {outcome}, not {documented}")
+
+
 def _refused_without_token(target: Target, realtime_url: str, channel: str, name: str) -> None:
-    if subscribe_once(target, realtime_url, channel) == "subscribed":
-        raise RuleBroken(name, f"{channel} opened without a subscription token")
+    expect_refusal(name, subscribe_once(target, realtime_url, channel), rt.PERMISSION_DENIED,
+                   f"subscribing to {channel} without a subscription token")
 
 
 @pytest.mark.assumption("realtime-foreign-user-channel")
 def test_another_users_channel_is_refused_without_a_token(target: Target, realtime_url: str,
-                                                          me: Identity) -> None:
+                                                          me: Identity,
+                                                          connects: FirstConnection) -> None:
     _refused_without_token(target, realtime_url,
                            f"{me.namespaces[0]}:{me.org_id}#{OTHER_USER}",
                            "realtime-foreign-user-channel")
@@ -133,7 +200,8 @@ def test_another_users_channel_is_refused_without_a_token(target: Target, realti
 
 @pytest.mark.assumption("realtime-foreign-org-channel")
 def test_another_orgs_channel_is_refused_without_a_token(target: Target, realtime_url: str,
-                                                         me: Identity) -> None:
+                                                         me: Identity,
+                                                         connects: FirstConnection) -> None:
     # Also the other organisation's channel limited to the caller: a server that opens
     # user-limited channels to the users they list (allow_user_limited_channels) lets
     # anyone into any organisation that way.
@@ -144,13 +212,16 @@ def test_another_orgs_channel_is_refused_without_a_token(target: Target, realtim
 
 @pytest.mark.assumption("realtime-token-bound-to-channel")
 def test_a_subscription_token_opens_only_its_channel(target: Target, realtime_url: str,
-                                                     me: Identity) -> None:
-    own = f"{me.namespaces[0]}:{me.org_id}#{me.user_id}"
+                                                     me: Identity, connects: FirstConnection,
+                                                     own_channel_outcome: str) -> None:
+    if own_channel_outcome != "subscribed":  # the token does not even open its own channel
+        pytest.skip(f"realtime-own-user-channel failed: {own_channel_outcome}")
+    own = own_channel(me)
     other = f"{own},{OTHER_USER}"
-    if subscribe_once(target, realtime_url, other, subscription_token(target, own)) \
-            == "subscribed":
-        raise RuleBroken("realtime-token-bound-to-channel",
-                         f"a subscription token for {own} opened {other}")
+    expect_refusal("realtime-token-bound-to-channel",
+                   subscribe_once(target, realtime_url, other, subscription_token(target, own)),
+                   rt.INVALID_TOKEN, f"subscribing to {other} with a subscription token for "
+                                     f"{own}")
 
 
 @pytest.fixture
@@ -173,11 +244,13 @@ def expired_connection_token(target: Target, me: Identity) -> Iterator[str]:
         claims.update(iat=now - 7200, exp=now - 3600)
         yield jwt.encode(claims, target.secret, algorithm="HS256")
     else:
-        pytest.skip("no way to get an expired connection token (a mock, or --jwt-secret)")
+        pytest.skip("no --jwt-secret: an expired connection token needs a mock's clock or "
+                    "--events-jwt-secret")
 
 
 @pytest.mark.assumption("realtime-expired-token")
 def test_an_expired_token_is_refused_and_get_token_recovers(target: Target, realtime_url: str,
+                                                           connects: FirstConnection,
                                                            expired_connection_token: str) -> None:
     fetched: list[int] = []
 
@@ -185,22 +258,42 @@ def test_an_expired_token_is_refused_and_get_token_recovers(target: Target, real
         fetched.append(1)
         return connection_token(target)
 
-    async def scenario() -> Any:
-        client, _, refusal = await rt.connect(realtime_url, expired_connection_token, fresh)
+    async def scenario() -> tuple[Any, list[int]]:
+        client, watcher, refusal = await rt.connect(realtime_url, expired_connection_token,
+                                                    fresh)
         await client.disconnect()
-        return refusal
+        return refusal, watcher.errors
 
-    refusal = rt.run(scenario())
+    refusal, errors = rt.run(scenario())
+    rule = "realtime-expired-token"
+    if rt.TOKEN_EXPIRED not in errors:
+        if refusal is None and not fetched:
+            raise RuleBroken(rule, "the server accepted an expired token")
+        if refusal == rt.NO_ANSWER:
+            raise RuleBroken(rule, f"no answer within {rt.STEP_TIMEOUT_S:g} s to an expired "
+                                   f"token: a refusal is {rt.DOCUMENTED[rt.TOKEN_EXPIRED]}")
+        seen = _why(refusal) if refusal is not None else f"errors {errors}"
+        raise RuleBroken(rule, f"an expired token was refused with {seen}, not "
+                               f"{rt.DOCUMENTED[rt.TOKEN_EXPIRED]} (clients call getToken "
+                               "only then)")
     if not fetched:
-        raise RuleBroken("realtime-expired-token", "the server accepted an expired token")
+        raise RuleBroken(rule, "after error 109 the client never called getToken")
     if refusal is not None:
-        raise RuleBroken("realtime-expired-token",
-                         f"after getToken the client still did not connect: {_why(refusal)}")
+        raise RuleBroken(rule, f"after getToken the client still did not connect: "
+                               f"{_why(refusal)}")
+
+
+def _skip_unless_the_mock_feeds(target: Target, realtime_url: str) -> None:
+    """A mock publishes to, and disconnects users of, its own realtime server only."""
+    realtime = target.control("GET", "/state").json().get("realtime")
+    if not realtime or not rt.same_server(realtime["websocket_url"], realtime_url):
+        pytest.skip(f"{rt.NOT_THE_MOCKS}: the mock publishes to and disconnects users of its "
+                    "own realtime server only")
 
 
 def _example_event(namespace: str) -> tuple[str, dict[str, Any]] | None:
     """An event type of the namespace and its data example, both from the spec."""
-    spec = yaml.safe_load(spec_path().read_text())
+    spec = spec_document()
     for name, item in (spec.get("webhooks") or {}).items():
         post = item["post"]
         if post.get("x-namespace") != namespace:
@@ -216,10 +309,9 @@ def _example_event(namespace: str) -> tuple[str, dict[str, Any]] | None:
 @pytest.mark.mock_only
 @pytest.mark.assumption("realtime-publication")
 def test_a_published_event_arrives_on_its_channel_only(target: Target, realtime_url: str,
-                                                       me: Identity) -> None:
-    realtime = target.control("GET", "/state").json().get("realtime")
-    if not realtime or not rt.same_server(realtime["websocket_url"], realtime_url):
-        pytest.skip("the mock does not publish to this realtime server")
+                                                       me: Identity,
+                                                       connects: FirstConnection) -> None:
+    _skip_unless_the_mock_feeds(target, realtime_url)
     namespace = me.namespaces[0]
     example = _example_event(namespace)
     if example is None:
@@ -254,23 +346,39 @@ def test_a_published_event_arrives_on_its_channel_only(target: Target, realtime_
 
 
 @pytest.mark.destructive
-@pytest.mark.assumption("realtime-deprovision")
-@pytest.mark.assumption("deprovisionEvents x-realtime")
+@pytest.mark.assumption("realtime-deprovision", "deprovisionEvents x-realtime")
 def test_deprovision_closes_the_connection(target: Target, realtime_url: str,
-                                           me: Identity) -> None:
-    async def scenario() -> Any:
+                                           me: Identity, connects: FirstConnection) -> None:
+    if target.is_mock:
+        _skip_unless_the_mock_feeds(target, realtime_url)
+
+    async def scenario() -> tuple[Any, list[tuple[int, str]]]:
         client, watcher = await connected(realtime_url, connection_token(target))
+        before = len(watcher.reconnects)
         try:
             if target.get(DEPROVISION, target.admin_token).status_code != 204:
                 pytest.fail("deprovision was refused", pytrace=False)
             try:
-                return await watcher.next_disconnect(rt.STEP_TIMEOUT_S)
-            except TimeoutError:
-                return None
+                return await watcher.next_disconnect(rt.STEP_TIMEOUT_S), []
+            except TimeoutError:  # not closed for good: open, or closed and reconnecting
+                return None, watcher.reconnects[before:]
         finally:
             await client.disconnect()
             target.get(PROVISION, target.admin_token)
 
-    if rt.run(scenario()) is None:
+    closed, reconnects = rt.run(scenario())
+    if closed is None and reconnects:
+        code, reason = reconnects[0]
         raise RuleBroken("realtime-deprovision",
-                         "the organisation's connection stayed open after deprovision")
+                         f"deprovision closed the connection with code {code} ({reason}), "
+                         "after which clients reconnect: it must be a terminal code "
+                         "(3500-3999, 4500-4999; the mock sends 4501)")
+    if closed is None:
+        raise RuleBroken("realtime-deprovision",
+                         f"the organisation's connection stayed open after deprovision "
+                         f"(waited {rt.STEP_TIMEOUT_S:g} s)")
+    if not rt.terminal(closed.code):
+        raise RuleBroken("realtime-deprovision",
+                         f"deprovision closed the connection with code {closed.code} "
+                         f"({closed.reason}), after which clients reconnect: it must be a "
+                         "terminal code (3500-3999, 4500-4999; the mock sends 4501)")

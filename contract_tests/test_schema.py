@@ -20,7 +20,8 @@ def test_operation(case, target: Target, rules: Context) -> None:
     operation_id = case.operation.definition.raw.get("operationId")
     admin = operation_id in ADMIN_OPERATIONS
     if admin and not target.destructive:
-        pytest.skip("provision/deprovision need --events-allow-destructive and an admin token")
+        pytest.skip("not destructive: provision/deprovision need --events-allow-destructive "
+                    "and an admin token")
     token = target.admin_token if admin else target.token
     try:
         case.call_and_validate(base_url=target.base_url, session=target.session,

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from envoy_events_kit import spec_path
+from envoy_events_kit.documents import spec_document
 
 CONNECTION = "ConnectionTokenClaims"
 SUBSCRIPTION = "SubscriptionTokenClaims"
@@ -77,7 +76,7 @@ def _layout(schema: dict[str, Any], prefix: tuple[str, ...]):
 @lru_cache(maxsize=4)
 def claims(name: str) -> Claims:
     """The claims schema `name` of the bundled spec."""
-    document = yaml.safe_load(spec_path().read_text())
+    document = spec_document()
     schema = document["components"]["schemas"][name]
     registry = Registry().with_resource(_URI, Resource(document, DRAFT202012))
     validator = Draft202012Validator({"$ref": f"{_URI}#/components/schemas/{name}"},

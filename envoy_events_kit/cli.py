@@ -21,6 +21,9 @@ def main() -> None:
                                         its bearer tokens (Ctrl-C stops)
       envoy-events spec                 path of the bundled OpenAPI 3.1 contract
       envoy-events contract             check a deployment (or the mock) against it
+      envoy-events parity               ask a deployment and a mock that mirrors its
+                                        caller the same questions; report differences
+      envoy-events proxy                a validating proxy between a client and the API
 
     In a pytest suite, installing the kit is enough: the fixtures events_mock,
     events_base_url and events_token are there (see `pytest --help`, group envoy-events).
@@ -72,12 +75,14 @@ def main() -> None:
               help="Port of the realtime server with --realtime (0: any free one).")
 @click.option("--webhook-retry-schedule", default="0,1,5", show_default=True,
               metavar="SECONDS,...|svix",
-              help="Seconds before each webhook delivery attempt; `svix` for Svix's real "
-                   "schedule (0,5,300,1800,7200,18000,36000,36000).")
+              help="Seconds before each webhook delivery attempt, on the mock's clock (a "
+                   "frozen clock holds retries until it is moved); `svix` for Svix's delays "
+                   "(0,5,300,1800,7200,18000,36000,36000).")
 @click.option("--allow-webhook-host", "allowed_webhook_hosts", multiple=True, metavar="HOST",
               help="Also deliver webhooks to HOST (repeatable); by default only to loopback.")
 @click.option("--webhook-timeout", default=5.0, show_default=True,
-              type=click.FloatRange(0.1, 60), help="Seconds a receiver has to answer.")
+              type=click.FloatRange(0.1, 60),
+              help="Seconds a webhook attempt may take in all (connect, headers and body).")
 @click.option("--control-token", metavar="TOKEN", envvar="ENVOY_EVENTS_CONTROL_TOKEN",
               show_envvar=True,
               help="Require 'Authorization: Bearer TOKEN' on every /__mock__/ call (401 "
@@ -111,12 +116,16 @@ def mock(host: str, port: int, fixtures_path: Path | None, secret: str | None, c
 
     Browser apps on any localhost port may call it (CORS). Its control API under
     /__mock__/ resets it, provisions organisations, creates principals, moves the clock,
-    injects faults and shows the request journal (`envoy-events spec --control`); it takes
+    injects faults and shows the request journal (`envoy-events spec --control`); its
+    dashboard, /__mock__/ui, does all that in a browser (the banner prints the URL). It takes
     JSON bodies only, and changes only from loopback pages (see docs/security.md).
     """
+    from envoy_events_kit.stop_request import StopRequest
+
+    stop = StopRequest().install()  # before the heavy imports: a stop during start-up is clean
     from envoy_events_kit.mock_server.serving.cli_support import run_mock
 
-    sys.exit(run_mock(host=host, port=port, fixtures_path=fixtures_path, secret=secret,
+    sys.exit(run_mock(stop=stop, host=host, port=port, fixtures_path=fixtures_path, secret=secret,
                       clock=clock, token_ttl=token_ttl, threads=threads, strict=strict,
                       state_file=state_file, realtime=realtime, centrifugo=centrifugo,
                       realtime_port=realtime_port,
@@ -134,17 +143,28 @@ def realtime() -> None:
     source with Go into the kit's cache directory."""
 
 
-@realtime.command("install", short_help="Build the pinned Centrifugo with `go install`.")
-@click.option("--force", is_flag=True, help="Build again even if it is installed.")
+@realtime.command("install", short_help="Build the pinned Centrifugo; fetch the browser client.")
+@click.option("--force", is_flag=True, help="Build and fetch again even if they are installed.")
 def realtime_install(force: bool) -> None:
     """Build the pinned Centrifugo into the user's cache directory (needs Go; minutes the
-    first time, seconds once Go's caches are warm). Prints the binary's path."""
+    first time, with a progress line every 10 s; seconds once Go's caches are warm), then
+    fetch the pinned npm `centrifuge` browser client beside it with npm (checked against its
+    integrity hash) for the dashboard at /__mock__/ui. Without npm the dashboard shows the
+    mock's own event list instead: a warning, not a failure."""
+    from envoy_events_kit.mock_server.events.realtime.browser_client import (
+        ClientUnavailable,
+        install_browser_client,
+    )
     from envoy_events_kit.mock_server.events.realtime.install import RealtimeUnavailable, install
 
     try:
         install(force=force, echo=click.echo)
     except RealtimeUnavailable as exc:
         raise click.ClickException(str(exc)) from None
+    try:
+        install_browser_client(force=force, echo=click.echo)
+    except ClientUnavailable as exc:
+        click.echo(f"warning: the dashboard's centrifuge browser client: {exc}", err=True)
 
 
 @realtime.command("path", short_help="Print the Centrifugo binary --realtime would run.")
@@ -201,23 +221,41 @@ def spec(control: bool) -> None:
               "(default 25).")
 @click.option("--rate-limit", help="Requests per second against a deployment (default 10/s).")
 @click.option("--timeout", type=float, help="Per-request timeout in seconds (default 10).")
+@click.option("--require-realtime", is_flag=True, envvar="ENVOY_EVENTS_REQUIRE_REALTIME",
+              show_envvar=True,
+              help="A realtime rule not checked (no Centrifugo binary, no URL, connect "
+                   "failed) makes the run exit 3. Implied by --realtime-url.")
 @click.option("--junit-xml", type=click.Path(dir_okay=False), help="Write a JUnit XML report "
               "(with the x-assumed drift summary as properties).")
+@click.option("--report", type=click.Path(file_okay=False), metavar="DIR",
+              envvar="ENVOY_EVENTS_REPORT", show_envvar=True,
+              help="Write DIR/junit.xml and DIR/summary.md (verdict, drift table, rules not "
+                   "checked and why, documented statuses observed); the Markdown is also "
+                   "appended to $GITHUB_STEP_SUMMARY when that is set.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def contract(base_url: str | None, control_token: str | None, realtime_url: str | None,
              token: str | None,
              admin_token: str | None,
              expired_token: str | None, jwt_secret: str | None, allow_destructive: bool,
              max_examples: int | None, rate_limit: str | None, timeout: float | None,
-             junit_xml: str | None, pytest_args: tuple[str, ...]) -> None:
-    """Run the contract suite against BASE_URL (or the mock). Exits 0 only when everything
-    held; 3 when the run cannot start (one sentence says why).
+             require_realtime: bool, junit_xml: str | None, report: str | None,
+             pytest_args: tuple[str, ...]) -> None:
+    """Run the contract suite against BASE_URL (or the built-in mock, which the first and
+    closing lines then say). The closing line is the verdict: what held, what broke, and
+    every rule not checked with the reason. Exit status: 0 kept, 1 broken (a rule failed),
+    2 usage (an unknown option or ENVOY_EVENTS_* variable), 3 could not check (target or
+    realtime server unreachable, token refused, or a required realtime rule not checked).
 
     Arguments after `--` go to pytest, e.g. `envoy-events contract -- -k realtime -x`."""
     import importlib.util
 
-    from envoy_events_kit.contract_tests.runner import run
+    from envoy_events_kit import environment
+    from envoy_events_kit.contract_tests.runner import refused_pytest_args, run
 
+    for problem in (environment.problem(), refused_pytest_args(pytest_args)):
+        if problem:
+            click.echo(f"envoy-events contract: {problem}", err=True)
+            sys.exit(2)
     missing = [m for m in ("schemathesis", "hypothesis") if importlib.util.find_spec(m) is None]
     if missing:
         raise click.ClickException(
@@ -231,7 +269,101 @@ def contract(base_url: str | None, control_token: str | None, realtime_url: str 
                  base_url=base_url, realtime_url=realtime_url,
                  allow_destructive=allow_destructive,
                  max_examples=max_examples, rate_limit=rate_limit, timeout=timeout,
-                 junit_xml=junit_xml, extra=pytest_args))
+                 junit_xml=junit_xml, report=report, require_realtime=require_realtime,
+                 extra=pytest_args))
+
+
+@main.command(short_help="A validating proxy in front of a deployment (or the mock).")
+@click.option("--upstream", required=True, envvar="ENVOY_EVENTS_UPSTREAM", show_envvar=True,
+              metavar="URL", help="Where requests go, e.g. https://api.staging.example.com.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8081, show_default=True, type=click.IntRange(0, 65535),
+              help="Port (0: any free one; the banner shows which).")
+@click.option("--errors", is_flag=True,
+              help="Turn an answer that breaks the contract into a 502 naming the rule.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              metavar="DIR", help="On stop, write proxy-report.json, proxy-report.md and "
+                                  "proxy-junit.xml here.")
+@click.option("--jwt-secret", envvar="ENVOY_EVENTS_JWT_SECRET", show_envvar=True,
+              help="The upstream's HS256 secret, to verify token signatures (else unchecked).")
+@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds the upstream has to answer each request.")
+@click.option("--server", "server_name", type=click.Choice(["waitress", "granian"]),
+              default="waitress", show_default=True,
+              help="HTTP server: waitress streams large answers; granian sends them whole.")
+@click.option("--threads", type=click.IntRange(1, 256), help="Requests handled at once "
+              "(default 8).")
+@click.option("--allow-host", "allowed_hosts", multiple=True, metavar="HOST",
+              help="Also answer requests whose Host is HOST (default: loopback names and "
+                   "addresses only, against DNS rebinding).")
+@click.option("--compare-mock", is_flag=True,
+              help="Also ask an in-process mock that mirrors each caller (learned from its "
+                   "first connection token) and report how its answers differ.")
+@click.option("--quiet", is_flag=True, help="Do not print each violation as it happens.")
+def proxy(upstream: str, host: str, port: int, errors: bool, report_dir: Path | None,
+          jwt_secret: str | None, timeout: float, server_name: str, threads: int | None,
+          allowed_hosts: tuple[str, ...], compare_mock: bool, quiet: bool) -> None:
+    """Forward everything to UPSTREAM and judge each request and answer against the spec.
+
+    Point a frontend, an e2e suite or curl at the proxy instead of the API. Answers that
+    break the contract carry `x-contract-violations: <count>; <rules>`; requests outside the
+    spec carry `x-contract-request-problems`. GET /__proxy__/report shows the findings so
+    far by rule (tokens redacted); Ctrl-C prints them. Exits 1 if a violation was seen.
+    """
+    from envoy_events_kit.proxy.cli import run_proxy
+
+    sys.exit(run_proxy(upstream=upstream, host=host, port=port, errors=errors,
+                       report_dir=report_dir, jwt_secret=jwt_secret, timeout=timeout,
+                       server_name=server_name, threads=threads,
+                       allowed_hosts=allowed_hosts, quiet=quiet, compare_mock=compare_mock))
+
+
+@main.command(short_help="Ask a deployment and a mock that mirrors it the same questions.")
+@click.option("--base-url", required=True, envvar="ENVOY_EVENTS_BASE_URL", show_envvar=True,
+              help="The deployment to compare with the mock.")
+@click.option("--token", required=True, envvar="ENVOY_EVENTS_TOKEN", show_envvar=True,
+              help="Bearer token of the caller to mirror (never printed).")
+@click.option("--admin-token", envvar="ENVOY_EVENTS_ADMIN_TOKEN", show_envvar=True,
+              help="Bearer token of a principal with the provisioning scope.")
+@click.option("--expired-token", envvar="ENVOY_EVENTS_EXPIRED_TOKEN", show_envvar=True,
+              help="An expired bearer token (adds the expired-token request).")
+@click.option("--allow-destructive", is_flag=True,
+              help="Permit provision/deprovision on the target (deprovision deletes its "
+                   "webhook endpoints); needs --admin-token. The organisation ends as found.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              metavar="DIR", help="Write parity-report.md, parity-report.json and "
+                                  "parity-junit.xml here.")
+@click.option("--write-fixtures", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE", help="Also write the mirrored fixtures (for `envoy-events mock "
+                                   "--fixtures FILE`): the target's ids, generated tokens.")
+@click.option("--examples", default=10, show_default=True, type=click.IntRange(0, 500),
+              help="Generated channels per kind (own, another user's, another org's, an "
+                   "ungranted namespace, malformed), derandomized; needs the contract extra.")
+@click.option("--rate-limit", help="Requests per second against the target (default 10/s).")
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1),
+              help="Per-request timeout in seconds.")
+def parity(base_url: str, token: str, admin_token: str | None, expired_token: str | None,
+           allow_destructive: bool, report_dir: Path | None, write_fixtures: Path | None,
+           examples: int, rate_limit: str | None, timeout: float) -> None:
+    """Learn who TOKEN is on BASE_URL, start the mock with fixtures that mirror it, send
+    the same requests to both and report every difference by rule (tokens redacted).
+
+    Exits 0 when the two agree, 1 when they differ, 3 when a side could not be checked.
+    Read-only unless --allow-destructive."""
+    from envoy_events_kit.parity.runner import ParityOptions, run, summary, write_reports
+
+    if allow_destructive and not admin_token:
+        raise click.UsageError("--allow-destructive needs --admin-token")
+    options = ParityOptions(base_url=base_url, token=token, admin_token=admin_token,
+                            expired_token=expired_token, allow_destructive=allow_destructive,
+                            rate_limit=rate_limit, timeout=timeout, report_dir=report_dir,
+                            write_fixtures=write_fixtures, examples=examples)
+    result = run(options, echo=click.echo)
+    click.echo(summary(result, options))
+    if report_dir is not None:
+        for path in write_reports(result, options, report_dir):
+            click.echo(f"wrote {path}")
+    sys.exit(result.exit_code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,12 +14,24 @@ class UnknownName(KeyError):
         return str(self.args[0])
 
 
+def closest(name: str, known: Iterable[str]) -> str | None:
+    """The known name closest to `name` (a likely typo of it), or None."""
+    close = difflib.get_close_matches(name, sorted(set(known)), n=1)
+    return close[0] if close else None
+
+
+def hint(name: str, known: Iterable[str]) -> str:
+    """` Did you mean 'y'?` for a sentence that follows, or `` when nothing is close."""
+    close = closest(name, known)
+    return f" Did you mean {close!r}?" if close else ""
+
+
 def did_you_mean(kind: str, name: str, known: Iterable[str]) -> str:
     """`unknown operation 'x': did you mean 'y'? (known: ...)`."""
     choices = sorted(set(known))
-    close = difflib.get_close_matches(name, choices, n=1)
-    hint = f": did you mean {close[0]!r}?" if close else ""
-    return f"unknown {kind} {name!r}{hint} (known: {', '.join(choices)})"
+    close = closest(name, choices)
+    suggestion = f": did you mean {close!r}?" if close else ""
+    return f"unknown {kind} {name!r}{suggestion} (known: {', '.join(choices)})"
 
 
 def check(kind: str, name: str, known: Iterable[str]) -> str:

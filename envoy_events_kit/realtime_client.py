@@ -17,7 +17,9 @@ from centrifuge import (
     Client,
     ClientEventHandler,
     ConnectedContext,
+    ConnectingContext,
     DisconnectedContext,
+    ErrorContext,
     PublicationContext,
     ServerPublicationContext,
     ServerSubscribedContext,
@@ -27,6 +29,7 @@ from centrifuge import (
     SubscriptionEventHandler,
     UnsubscribedContext,
 )
+from centrifuge.exceptions import ReplyError
 
 STEP_TIMEOUT_S = 5.0
 
@@ -45,9 +48,21 @@ class Watcher(ClientEventHandler):
     publications: asyncio.Queue[Publication] = field(default_factory=asyncio.Queue)
     connects: asyncio.Queue[ConnectedContext] = field(default_factory=asyncio.Queue)
     disconnects: asyncio.Queue[DisconnectedContext] = field(default_factory=asyncio.Queue)
+    #: Error codes the server answered with, in order: a reply's error code (109 token
+    #: expired, ...) when there is one, else the client's own code for the error.
+    errors: list[int] = field(default_factory=list)
+    #: (code, reason) of each move to "connecting": the first connect (code 0), then each
+    #: time the connection was lost and the client reconnects (e.g. 3001 shutdown).
+    reconnects: list[tuple[int, str]] = field(default_factory=list)
 
     async def on_connected(self, ctx: ConnectedContext) -> None:
         await self.connects.put(ctx)
+
+    async def on_connecting(self, ctx: ConnectingContext) -> None:
+        self.reconnects.append((ctx.code, ctx.reason))
+
+    async def on_error(self, ctx: ErrorContext) -> None:
+        self.errors.append(ctx.error.code if isinstance(ctx.error, ReplyError) else ctx.code)
 
     async def on_disconnected(self, ctx: DisconnectedContext) -> None:
         await self.disconnects.put(ctx)

@@ -29,7 +29,11 @@ class Settings:
     strict: bool = False
     state_file: Path | None = None
     max_body_bytes: int = 64 * 1024
+    #: Caps of what the control API lists (oldest dropped first, and counted): requests in
+    #: the journal; published events, by count and by bytes of their JSON.
     journal_size: int = 10_000
+    events_log_size: int = 10_000
+    events_log_bytes: int = 16 * 1024 * 1024
     #: Feeds every generated id and secret (events, webhook secrets), so that a run with a
     #: frozen clock produces the same ones every time.
     seed: str = "envoy-events-kit"
@@ -39,10 +43,15 @@ class Settings:
     centrifugo: Path | None = None
     realtime_port: int = 0
     #: Seconds before each webhook delivery attempt (`--webhook-retry-schedule`), the hosts
-    #: deliveries may go to besides loopback ones, and the per-attempt timeout.
+    #: deliveries may go to besides loopback ones, and the deadline of a whole attempt
+    #: (connect, send, headers and body).
     webhook_retry_schedule: tuple[float, ...] = (0.0, 1.0, 5.0)
     allowed_webhook_hosts: tuple[str, ...] = ()
     webhook_timeout_s: float = 5.0
+    #: Bounds of the delivery log: deliveries, and bytes of their bodies (the oldest
+    #: completed deliveries make room; pending ones are never dropped).
+    webhook_log_size: int = 10_000
+    webhook_log_bytes: int = 64 * 1024 * 1024
     #: A scenario to play once the mock serves (a file, or a bundled name), and whether to
     #: play it again and again.
     scenario: str | None = None
@@ -62,6 +71,9 @@ class Settings:
             raise ConfigError("the control token must not be empty")
         if self.token_ttl <= 0:
             raise ConfigError("the token TTL must be a positive number of seconds")
+        if self.webhook_log_size < 1 or self.webhook_log_bytes < 1:
+            raise ConfigError("the delivery log's bounds (webhook_log_size, webhook_log_bytes) "
+                              "must be positive")
         object.__setattr__(self, "fixtures_path", Path(self.fixtures_path))
         object.__setattr__(self, "allowed_hosts", tuple(self.allowed_hosts))
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))

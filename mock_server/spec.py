@@ -13,14 +13,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jsonschema import Draft202012Validator, ValidationError, validators
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from .cache import load_yaml
+from envoy_events_kit.documents import document
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
 
 
@@ -63,6 +61,8 @@ class Operation:
     extensions: dict[str, Any] = field(default_factory=dict)
     responses: dict[str, ResponseRule] = field(default_factory=dict)
     path_validators: dict[str, Any] = field(default_factory=dict)
+    #: Every query parameter: its validator and its schema's type (query values are text).
+    query_validators: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
     @property
     def flask_rule(self) -> str:
@@ -83,7 +83,7 @@ class Spec:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.document: dict[str, Any] = load_yaml(self.path.read_bytes(), _Loader)
+        self.document: dict[str, Any] = document(self.path)
         self._uri = f"urn:envoy-events-kit:{self.path.name}"
         resource = Resource.from_contents(self.document, default_specification=DRAFT202012)
         self._registry = Registry().with_resource(self._uri, resource)
@@ -132,6 +132,14 @@ class Spec:
                 ([target] if key == "$ref" else self._inline(value, refs))
                 for key, value in schema.items()}
 
+    def inlined(self, schema: Any) -> Any:
+        """The schema with every local `$ref` replaced by its target (for showing it; a
+        schema that cannot be inlined, e.g. a recursive one, is returned as it is)."""
+        try:
+            return self._inline(schema, ())
+        except _CannotInline:
+            return schema
+
     def component(self, name: str) -> Any:
         return self.validator(f"#/components/schemas/{name}")
 
@@ -173,11 +181,15 @@ class Spec:
             body_validator = self.validator(media.get("schema", {}))
         query_alternative = None
         path_validators = {}
+        query_validators = {}
         for param in [*shared, *raw.get("parameters", [])]:
             param = self.resolve(param)
             if param.get("in") == "path":
                 path_validators[param["name"]] = self.validator(param["schema"])
-            elif param.get("in") == "query" and query_alternative is None:
+            elif param.get("in") == "query":
+                query_validators[param["name"]] = (self.validator(param["schema"]),
+                                                   self.resolve(param["schema"]).get("type"))
+            if param.get("in") == "query" and query_alternative is None:
                 # The optional query parameter that may carry the body's value instead.
                 query_alternative = (param["name"], self.validator(param["schema"]))
         return Operation(
@@ -190,6 +202,7 @@ class Spec:
             extensions={k: v for k, v in raw.items() if k.startswith("x-")},
             responses={str(s): self._response_rule(r) for s, r in raw["responses"].items()},
             path_validators=path_validators,
+            query_validators=query_validators,
         )
 
     def _response_rule(self, raw: Any) -> ResponseRule:

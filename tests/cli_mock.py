@@ -3,7 +3,6 @@ signals, restarts or a separate process under load."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -11,13 +10,9 @@ from pathlib import Path
 
 import requests
 
+from envoy_events_kit.net import free_port
+
 ENVOY_EVENTS = Path(sys.executable).parent / "envoy-events"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def spawn_mock(*args: str, port: int | None = None, stdout: int = subprocess.DEVNULL,

@@ -7,9 +7,9 @@ import datetime
 
 import pytest
 import yaml
-from envoy_events_kit.mock_server.cache import load_yaml
 
 from envoy_events_kit import spec_path
+from envoy_events_kit.documents import load_yaml
 
 LOADER = yaml.SafeLoader
 

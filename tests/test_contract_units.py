@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from pathlib import Path
 
 import jwt
@@ -104,9 +105,12 @@ def token_exchange(claims: dict, path: str = "/events/subscription_token",
 
 
 CTX = Context(identities={"t": ME}, secret=SECRET)
-NOW = 2_000_000_000
-GOOD_SUB = {"sub": ADA, "channel": f"shipments:{ACME}#{ADA}", "iat": NOW, "exp": NOW + 60}
-GOOD_CONN = {"sub": ADA, "channels": list(ME.channels), "iat": NOW, "exp": NOW + 60}
+#: Relative to today: a fixed instant would make the unfrozen checks fail once it passed.
+NOW = int(time.time())
+#: Long enough for the tests that judge `exp` by the real clock, however slow the run.
+TTL = 3600
+GOOD_SUB = {"sub": ADA, "channel": f"shipments:{ACME}#{ADA}", "iat": NOW, "exp": NOW + TTL}
+GOOD_CONN = {"sub": ADA, "channels": list(ME.channels), "iat": NOW, "exp": NOW + TTL}
 
 
 def test_good_tokens_keep_every_rule(monkeypatch) -> None:
@@ -117,7 +121,8 @@ def test_good_tokens_keep_every_rule(monkeypatch) -> None:
 
 @pytest.mark.parametrize(("rule", "claims", "path", "algorithm"), [
     ("jwt-well-formed-hs256", GOOD_SUB, "/events/subscription_token", "none"),
-    ("jwt-iat-exp", {**GOOD_SUB, "iat": NOW + 61}, "/events/subscription_token", "HS256"),
+    ("jwt-iat-exp", {**GOOD_SUB, "iat": NOW + TTL + 1}, "/events/subscription_token",
+     "HS256"),
     ("jwt-iat-exp", {**GOOD_SUB, "iat": "soon"}, "/events/subscription_token", "HS256"),
     ("jwt-exp-in-future", {**GOOD_SUB, "exp": NOW - 60, "iat": NOW - 120},
      "/events/subscription_token", "HS256"),
@@ -175,17 +180,15 @@ def test_www_authenticate_rule() -> None:
 
 
 # -- drift ----------------------------------------------------------------------------------
-def test_every_assumption_marker_in_the_suite_names_an_x_assumed_behaviour() -> None:
+def test_every_row_of_the_drift_table_has_a_test() -> None:
+    """Every x-assumed behaviour and realtime rule is exercised by a test of the suite (the
+    events and their envelope by the mock-only ones), and every marker names a row."""
     keys = set(DriftRecorder().assumptions)
     used = set()
     for module in Path(client.__file__).parent.glob("test_*.py"):
         for args in re.findall(r"mark\.assumption\(([^)]*)\)", module.read_text()):
             used.update(re.findall(r'"([^"]+)"', args))
-    # The events (the spec's `webhooks` and their envelope) travel over realtime and webhook
-    # deliveries, which the HTTP suite cannot observe: they stay "not checked" here.
-    events = {item["post"]["operationId"] for item in yaml.safe_load(
-        spec_path().read_text())["webhooks"].values()} | {"EventEnvelope"}
-    assert used == keys - events and events <= keys
+    assert used == keys
 
 
 def test_drift_status() -> None:
@@ -196,6 +199,74 @@ def test_drift_status() -> None:
     recorder.outcomes["c"] = "passed"
     assert [recorder.status(k) for k in ("Channel", "Error", "Unauthorized")] == [
         "BROKEN", "held", "not checked"]
+
+
+def _report(nodeid: str, when: str, outcome: str, longrepr=None, **extra) -> pytest.TestReport:
+    return pytest.TestReport(nodeid, ("x.py", 1, nodeid), {}, outcome, longrepr, when, **extra)
+
+
+def _recorded(*reports: pytest.TestReport, rows: dict[str, set[str]]) -> DriftRecorder:
+    recorder = DriftRecorder()
+    for key, nodeids in rows.items():
+        recorder.tests[key] = nodeids
+        recorder.covered.add(key)
+    for report in reports:
+        recorder.pytest_runtest_logreport(report)
+    return recorder
+
+
+def test_an_error_in_setup_or_teardown_makes_the_row_broken() -> None:
+    """A fixture that fails is a failure of the rows its test exercises, not silence."""
+    recorder = _recorded(
+        _report("setup-error", "setup", "failed", "E fixture broke"),
+        _report("teardown-error", "setup", "passed"),
+        _report("teardown-error", "call", "passed"),
+        _report("teardown-error", "teardown", "failed", "E teardown broke"),
+        _report("fine", "setup", "passed"), _report("fine", "call", "passed"),
+        _report("fine", "teardown", "passed"),
+        rows={"Channel": {"setup-error"}, "Error": {"teardown-error"},
+              "Unauthorized": {"fine"}})
+    assert [recorder.status(k) for k in ("Channel", "Error", "Unauthorized")] == [
+        "BROKEN", "BROKEN", "held"]
+
+
+def test_a_broken_rule_is_blamed_on_its_row_alone() -> None:
+    """A test of two rows that fails on one rule: that row BROKEN, the other not checked,
+    saying which rule failed (one cause, one red row)."""
+    recorder = _recorded(
+        _report("both", "call", "failed", "rule realtime-connect: no",
+                blamed_rows=["realtime-connect"]),
+        rows={"realtime-connect": {"both"}, "realtime-subscriptions": {"both"}})
+    rows = {row.key: row for row in recorder.rows()}
+    assert rows["realtime-connect"].status == "BROKEN"
+    assert (rows["realtime-subscriptions"].status,
+            rows["realtime-subscriptions"].reason) == ("not checked", "realtime-connect failed")
+
+
+def test_skips_give_the_reason_and_mock_only_rows_leave_a_deployments_table() -> None:
+    recorder = _recorded(
+        _report("a", "setup", "skipped", ("x.py", 1, "Skipped: not destructive: give the "
+                                          "flag")),
+        _report("b", "setup", "skipped", ("x.py", 1, "Skipped: mock only: no control API")),
+        rows={"NotProvisioned": {"a", "b"}, "EventEnvelope": {"b"}})
+    recorder.mock_only = {"EventEnvelope"}
+    rows = {row.key: row for row in recorder.rows()}
+    # The reason a person can act on comes first.
+    assert rows["NotProvisioned"].reason == "not destructive"
+    assert rows["NotProvisioned"].detail == "not destructive: give the flag"
+    assert rows["EventEnvelope"].mock_only and rows["EventEnvelope"].reason == "mock only"
+    assert "EventEnvelope" in {r.key for r in recorder.shown_rows()}
+    recorder.deployment = True
+    assert "EventEnvelope" not in {r.key for r in recorder.shown_rows()}
+    assert "x-assumed EventEnvelope" not in dict(recorder.properties())
+    assert rows["Unauthorized"].reason == "no test"
+
+
+def test_each_spec_row_is_one_promise() -> None:
+    """Deprovision's realtime and webhook promises are two rows, each with its own test."""
+    keys = DriftRecorder().assumptions
+    assert "webhook" not in keys["deprovisionEvents x-realtime"]
+    assert "webhook deliveries" in keys["deprovisionEvents x-webhooks"]
 
 
 # -- runner ---------------------------------------------------------------------------------
@@ -220,3 +291,24 @@ def test_a_claim_the_spec_lacks_breaks_jwt_claims_schema() -> None:
     check_all(token_exchange(GOOD_SUB, channel=GOOD_SUB["channel"]), CTX)
     with pytest.raises(RuleBroken, match="rule jwt-claims-schema"):
         check_all(token_exchange({**GOOD_SUB, "scope": "x"}, channel=GOOD_SUB["channel"]), CTX)
+
+
+# -- redaction ------------------------------------------------------------------------------
+def test_redaction_hides_known_secrets_and_whatever_looks_like_one() -> None:
+    from envoy_events_kit.redaction import Redactor
+
+    token = jwt.encode(GOOD_CONN, SECRET, algorithm="HS256")
+    head, signature = token[:70], token[-60:]
+    redact = Redactor(["dev-admin-acme-5d1f0c2b7a9e4c31", None, ""])
+    text = redact(
+        f"token = '{token}'\n"
+        f"token = '{head}...{signature}'\n"  # as pytest's saferepr shortens it
+        "Authorization: Bearer dev-admin-acme-5d1f0c2b7a9e4c31, X-API-Key: k3y-0123456789\n"
+        "secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw and apikey abcdef123456\n"
+        "WWW-Authenticate: Bearer realm=\"envoy-events\"; no bearer token here")
+    assert SECRET not in text and "eyJ" not in text and signature[-20:] not in text
+    assert "5d1f0c2b7a9e4c31" not in text and "k3y-0123456789" not in text
+    assert "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" not in text and "abcdef123456" not in text
+    assert text.count("[redacted JWT]") == 2
+    # Prose and the scheme's own parameters stay readable.
+    assert 'Bearer realm="envoy-events"; no bearer token here' in text

@@ -144,6 +144,31 @@ def test_control_api_deprovision_tells_the_sinks_too(client, sink):
     assert len(sink.off) == 1  # provisioning is not an "off"
 
 
+def test_a_snapshot_that_turns_an_org_off_tells_the_sinks(client, sink):
+    """Issue 20: restoring a snapshot disconnects realtime users and cancels deliveries of
+    the organisations it turns off, like a deprovision does."""
+    saved = client.get("/__mock__/snapshot").get_json()
+    off = {**saved["state"], "organisations": [
+        {**org, "provisioned": False} if org["id"] == ACME else org
+        for org in saved["state"]["organisations"]]}
+    assert client.put("/__mock__/snapshot", json={**saved, "state": off}).status_code == 204
+    assert [org for org, _ in sink.off] == [ACME]
+    assert client.put("/__mock__/snapshot", json=saved).status_code == 204
+    assert len(sink.off) == 1  # turning it back on is not an "off"
+
+
+def test_a_reset_that_turns_an_org_off_tells_the_sinks(client, sink):
+    client.put(f"/__mock__/orgs/{GLOBEX}", json={"provisioned": True})
+    assert client.post("/__mock__/reset").status_code == 204
+    assert [org for org, _ in sink.off] == [GLOBEX]  # the fixtures have Globex off
+
+
+def test_the_store_is_the_one_path_for_deprovisioning(app, sink):
+    """Issue 20: the store's own set_provisioned tells the sinks (it used to skip them)."""
+    app.extensions["envoy_events_mock"].store.set_provisioned(ACME, False)
+    assert [org for org, _ in sink.off] == [ACME]
+
+
 def test_reset_forgets_published_events_and_resets_the_sinks(client, sink):
     publish(client, organisation=ACME)
     assert client.post("/__mock__/reset").status_code == 204

@@ -16,7 +16,7 @@ FUZZ = Path(__file__).resolve().parent.parent / "benchmarks" / "fuzz.py"
 @pytest.mark.slow
 def test_a_short_schemathesis_cli_run_finds_no_issue_and_no_5xx():
     out = subprocess.run(
-        [sys.executable, str(FUZZ), "--requests", "1", "--max-examples", "25",
+        [sys.executable, str(FUZZ), "--api", "events", "--requests", "1", "--max-examples", "25",
          "--phases", "examples,fuzzing,stateful", "--max-time", "0", "--workers", "1"],
         capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]

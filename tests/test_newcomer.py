@@ -87,7 +87,8 @@ def test_unreadable_fixtures(tmp_path, content, expected):
 
 
 @pytest.mark.parametrize(("args", "expected"), [
-    (("--clock", "tomorrow"), "error: --clock: 'tomorrow' is neither 'real' nor an ISO-8601"),
+    (("--clock", "tomorrow"),
+     "error: --clock: neither 'real' nor an instant the clock can take: 'tomorrow' is not"),
     (("--secret", "short"), "error: the signing secret must be at least 32 bytes"),
     (("--host", "nohost.invalid"), "cannot listen on nohost.invalid:0: unknown host"),
     (("--host", "not a host"), "cannot listen on not a host:0: unknown host"),

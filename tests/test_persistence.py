@@ -159,3 +159,41 @@ def test_sigkill_during_a_write_burst_loses_no_acknowledged_change(tmp_path):
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+def test_an_organisation_added_to_the_fixtures_later_is_taken_from_them(tmp_path):
+    """Issue 20: the state file wins for what it holds; an organisation added to the fixtures
+    after it was saved answers as the fixtures say (it used to answer 409), and every
+    disagreement is named in the banner."""
+    import yaml
+    from envoy_events_kit.mock_server import MockServer
+    from envoy_events_kit.mock_server.serving.cli_support import banner
+
+    from envoy_events_kit import default_fixtures_path
+
+    state_file = tmp_path / "state.json"
+    client = _app(state_file)
+    assert client.put(f"/__mock__/orgs/{ACME}", json={"provisioned": False}).status_code == 200
+    fixtures = yaml.safe_load(default_fixtures_path().read_text())
+    new_org, new_user = "org_2ZZZVNs2QURl4yY6owPARekUbMa", "usr_2ZZZVRrmnPTXTcZIuzXLZdnigLW"
+    fixtures["organisations"][new_org] = {"name": "Newco", "provisioned": True,
+                                          "webhook_endpoints": []}
+    fixtures["users"][new_user] = {"name": "Nina New", "organisation": new_org}
+    fixtures["tokens"]["newco"] = {"token": "dev-newco-0000000000000001", "user": new_user,
+                                   "scopes": ["shipments:read"]}
+    edited = tmp_path / "fixtures.yaml"
+    edited.write_text(yaml.safe_dump(fixtures))
+
+    server = MockServer({"state_file": state_file, "fixtures_path": edited})
+    client = server.app.test_client()
+    answer = client.get("/events/connection_token", headers=bearer("dev-newco-0000000000000001"))
+    assert answer.status_code == 200, answer.get_json()
+    assert client.get("/events/connection_token", headers=bearer(ADMIN)).status_code == 409
+    server.start()
+    try:
+        text = banner(server)
+    finally:
+        server.stop()
+    assert f"State: {state_file} (--state-file) wins over the fixtures" in text
+    assert f"{ACME}: not provisioned in the state file, provisioned in the fixtures" in text
+    assert f"{new_org}: not in the state file, taken from the fixtures" in text

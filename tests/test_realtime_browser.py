@@ -6,29 +6,21 @@ token, events arriving."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
-import pytest
 from envoy_events_kit.mock_server import MockServer
 
 from tests.conftest import ACME
-from tests.realtime_parts import JS_DIR, centrifugo_or_skip, node_client_or_skip
-
-
-def chromium_or_skip() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        message = "Chromium is not installed (Debian: apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message + "; .ci/run installs it", pytrace=False)
-        pytest.skip(message)
-    return found
+from tests.realtime_parts import (
+    JS_DIR,
+    centrifugo_or_skip,
+    chromium_or_skip,
+    node_client_or_skip,
+)
 
 
 class Page(BaseHTTPRequestHandler):

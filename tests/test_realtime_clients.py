@@ -13,10 +13,9 @@ import requests
 from envoy_events_kit.mock_server import MockServer
 from envoy_events_kit.mock_server.events.realtime.publisher import DEPROVISIONED_CODE
 
+from envoy_events_kit import realtime_client as testing
 from tests.conftest import ACME, ADA, ADMIN, GLOBEX, GRACE, OTHER_ORG, READER, RITA, bearer
 from tests.realtime_parts import centrifugo_or_skip
-
-testing = pytest.importorskip("envoy_events_kit.realtime_client")
 
 SHIPMENT = {"id": "shp_2iFmwXASMpS3l4IZsauPs8I1eOv", "status": "out_for_delivery"}
 
@@ -73,8 +72,8 @@ def test_server_side_subscriptions_equal_the_channels_claim(mock):
         token = connection_token(mock, who)
 
         async def scenario(token=token):
+            # connect() returns once connected: server-side subscriptions come first.
             client, watcher = await testing.connect(ws(mock), token)
-            await asyncio.sleep(0.1)
             await client.disconnect()
             return watcher.server_subscriptions
 
@@ -91,18 +90,17 @@ def test_a_published_event_arrives_as_the_envelope_on_its_channel_only(mock):
         await publish(mock, organisation=GLOBEX)  # another org's: must not arrive
         answer = await publish(mock, organisation=ACME)
         got = await seen.next_publication()
-        await client_closed(admin)
-        return answer, got, seen.publications.qsize()
+        # Anything wrongly delivered would come before this second event of our own (one
+        # channel, one connection: publications arrive in order).
+        marker = await publish(mock, organisation=ACME)
+        after = await seen.next_publication()
+        await admin.disconnect()
+        return answer, got, marker, after
 
-    answer, got, left = run(scenario())
+    answer, got, marker, after = run(scenario())
     assert got.channel == f"shipments:{ACME}" == answer["channel"]
     assert got.data == answer["event"] and answer["realtime"]["published"] is True
-    assert left == 0
-
-
-async def client_closed(client) -> None:
-    await asyncio.sleep(0.2)  # let anything wrongly delivered arrive before we look
-    await client.disconnect()
+    assert after.data == marker["event"]  # nothing from Globex in between
 
 
 def test_own_user_channel_opens_with_a_subscription_token_only(mock):
@@ -176,10 +174,12 @@ def test_an_expired_token_is_refused_with_109_and_get_token_recovers(mock):
     async def scenario():
         client, watcher = await testing.connect(ws(mock), stale, get_token=fresh)
         await client.disconnect()
-        return watcher.server_subscriptions
+        return watcher.server_subscriptions, watcher.errors
 
-    assert run(scenario()) == set(claims(connection_token(mock))["channels"])
-    assert asked, "the client never had to fetch a fresh token: the stale one was accepted"
+    subscriptions, errors = run(scenario())
+    assert errors == [109], errors  # token expired: the one refusal, then getToken
+    assert subscriptions == set(claims(connection_token(mock))["channels"])
+    assert asked == [1], "the client never had to fetch a fresh token"
 
 
 def test_an_expired_token_without_get_token_never_connects(mock):
@@ -217,15 +217,18 @@ def test_short_lived_tokens_refresh_through_get_token_and_the_stream_goes_on():
     centrifugo_or_skip()
     with MockServer({"realtime": True, "token_ttl": 2}) as short:
         asked = []
+        refreshed = asyncio.Event()
 
         async def fresh() -> str:
             asked.append(1)
+            if len(asked) >= 3:  # the first token, then two refreshes (TTL 2 s each)
+                refreshed.set()
             return await asyncio.to_thread(connection_token, short)
 
         async def scenario():
             client, watcher = await testing.connect(short.state.realtime.websocket_url,
                                                     get_token=fresh)
-            await asyncio.sleep(4.5)  # past two TTLs: the client must have refreshed
+            await asyncio.wait_for(refreshed.wait(), 20)  # past two TTLs, refreshed twice
             answer = await publish(short, organisation=ACME)
             got = await watcher.next_publication()
             codes = []
@@ -237,7 +240,7 @@ def test_short_lived_tokens_refresh_through_get_token_and_the_stream_goes_on():
 
         answer, got, disconnects = run(scenario())
     assert got.data == answer["event"]
-    assert len(asked) >= 2 and disconnects == [], disconnects
+    assert len(asked) >= 3 and disconnects == [], disconnects
 
 
 def test_deprovision_disconnects_the_organisations_users(mock):
@@ -252,16 +255,18 @@ def test_deprovision_disconnects_the_organisations_users(mock):
         assert gone.status_code == 204
         ctx = await watcher.next_disconnect()
         reader_ctx = await reader_watcher.next_disconnect()
-        await asyncio.sleep(0.2)
+        # Grace (Globex) is still connected: an event of her organisation reaches her.
+        answer = await publish(mock, organisation=GLOBEX)
+        got = await other_watcher.next_publication()
         still = other_watcher.disconnects.empty()
         for c in (client, reader, other):
             await c.disconnect()
-        return ctx, reader_ctx, still
+        return ctx, reader_ctx, still, answer, got
 
-    ctx, reader_ctx, other_still_connected = run(scenario())
+    ctx, reader_ctx, other_still_connected, answer, got = run(scenario())
     assert (ctx.code, reader_ctx.code) == (DEPROVISIONED_CODE, DEPROVISIONED_CODE)
-    assert other_still_connected
-    assert GRACE  # Grace (Globex) stays connected: only Acme was deprovisioned
+    assert other_still_connected and got.data == answer["event"]
+    assert claims(connection_token(mock, OTHER_ORG))["sub"] == GRACE  # whose client it was
 
 
 def test_state_shows_the_websocket_url_and_masks_the_api_key(mock):

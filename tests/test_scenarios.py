@@ -4,6 +4,7 @@ errors naming the file, the step and the field."""
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -60,16 +61,23 @@ def test_a_scenario_plays_its_events_in_order_through_the_event_path(tmp_path):
     assert playing[0]["name"] == "quick" and playing[0]["published"] == 3
 
 
+def _new_players(before: set[threading.Thread]) -> list[str]:
+    """Scenario threads alive now that were not before the test (other tests' mocks)."""
+    return [t.name for t in set(threading.enumerate()) - before
+            if t.name.startswith("scenario-") and t.is_alive()]
+
+
 def test_play_on_request_on_a_loop_and_stop(tmp_path):
+    before = set(threading.enumerate())
     with MockServer() as mock:
         answer = requests.post(f"{mock.url}/__mock__/scenarios/shipment-journey",
                                json={"loop": True}, timeout=5)
         assert answer.status_code == 202 and answer.json()["loop"] is True
         assert wait_events(mock.url, 1)  # the first step publishes at once
         assert requests.delete(f"{mock.url}/__mock__/scenarios", timeout=5).status_code == 204
-        count = len(wait_events(mock.url, 0))
-        time.sleep(1.2)
-        assert len(wait_events(mock.url, 0)) == count  # stopped: nothing more
+        # The stop answers once the player's thread has ended: nothing plays, nothing more.
+        assert requests.get(f"{mock.url}/__mock__/scenarios", timeout=5).json()["playing"] == []
+        assert not _new_players(before)
         typo = requests.post(f"{mock.url}/__mock__/scenarios/shipment-journy", timeout=5)
         assert typo.status_code == 404 and "shipment-journey" in typo.json()["error"]["message"]
 
@@ -82,10 +90,12 @@ def test_a_loop_starts_again(tmp_path):
 
 def test_reset_stops_a_scenario(tmp_path):
     path = write(tmp_path, [step("booked", 0.0), step("delivered", 1.0)])
+    before = set(threading.enumerate())
     with MockServer({"scenario": str(path)}) as mock:
         wait_events(mock.url, 1)
         requests.post(f"{mock.url}/__mock__/reset", timeout=5)
-        time.sleep(1.3)
+        assert requests.get(f"{mock.url}/__mock__/scenarios", timeout=5).json()["playing"] == []
+        assert not _new_players(before)
         assert wait_events(mock.url, 0) == []
 
 
@@ -93,8 +103,11 @@ def test_refused_steps_are_recorded_not_fatal(tmp_path):
     path = write(tmp_path, [step("booked", org=GLOBEX), step("delivered")])  # Globex is off
     with MockServer({"scenario": str(path)}) as mock:
         events = wait_events(mock.url, 1)
-        time.sleep(0.1)
-        (playing,) = requests.get(f"{mock.url}/__mock__/scenarios", timeout=5).json()["playing"]
+        deadline = time.monotonic() + 5
+        while not (playing := requests.get(f"{mock.url}/__mock__/scenarios",
+                                           timeout=5).json()["playing"][0])["published"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
     assert [e["event"]["data"]["status"] for e in events] == ["delivered"]
     assert playing["published"] == 1 and "409" in playing["errors"][0]
 

@@ -4,7 +4,6 @@ stop() lets a request in flight finish, then frees the port; a taken port is an 
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import pytest
@@ -13,6 +12,7 @@ from envoy_events_kit.mock_server import MockServer
 from envoy_events_kit.mock_server.serving.engines import ENGINES
 
 from tests.conftest import ADMIN, bearer
+from tests.in_flight import hold
 
 
 def _port(server: MockServer) -> int:
@@ -23,18 +23,10 @@ def _port(server: MockServer) -> int:
 def test_stop_lets_a_request_in_flight_finish_then_frees_the_port(engine):
     server = MockServer(server=engine).start()
     port = _port(server)
-    requests.put(f"{server.url}/__mock__/faults/getConnectionToken",
-                 json={"latency_ms": 800, "times": 1}, timeout=5).raise_for_status()
-    answers: list[requests.Response] = []
-    slow = threading.Thread(target=lambda: answers.append(requests.get(
-        f"{server.url}/events/connection_token", headers=bearer(ADMIN), timeout=30)))
-    slow.start()
-    time.sleep(0.3)
-    started = time.monotonic()
+    slow, answers = hold(server.url, 800)  # returns once the request is in the server
     server.stop()
-    assert time.monotonic() - started >= 0.3  # stop() waited for it
     slow.join(timeout=10)
-    assert [a.status_code for a in answers] == [200]
+    assert [status for status, _ in answers] == [200]  # stop() let it finish, not cut short
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port)):
         pass
 
@@ -81,17 +73,12 @@ def test_on_granian_a_held_call_holds_the_others_only_on_one_thread(threads, hel
     """What the README says of `--threads`: a request held by an injected latency holds
     the single default thread; with more, other requests pass meanwhile."""
     with MockServer(server="granian", threads=threads) as server:
-        requests.put(f"{server.url}/__mock__/faults/getConnectionToken",
-                     json={"latency_ms": 1000, "times": 1}, timeout=5).raise_for_status()
-        slow = threading.Thread(target=requests.get, args=(
-            f"{server.url}/events/connection_token",), kwargs={"headers": bearer(ADMIN),
-                                                               "timeout": 10})
-        slow.start()
-        time.sleep(0.2)
+        slow, answers = hold(server.url, 2000)  # in the server, ahead of the next request
         started = time.monotonic()
         assert requests.get(f"{server.url}/__mock__/state", timeout=10).status_code == 200
         waited = time.monotonic() - started
         slow.join()
+    assert [status for status, _ in answers] == [200]
     assert (waited > 0.5) is held, waited
 
 

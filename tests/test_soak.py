@@ -183,8 +183,13 @@ class Worker:
                       json={"latency_ms": 1, "times": 2})  # latency only: answers unchanged
         else:
             pick = self.random.random()
-            if pick < 0.2:
+            if pick < 0.1:
                 self.call("getJournal", "/__mock__/journal", 200)
+            elif pick < 0.2:  # the dashboard's reads
+                operation, path = self.random.choice([
+                    ("listPrincipals", "/__mock__/principals"), ("listFaults", "/__mock__/faults"),
+                    ("listEventTypes", "/__mock__/event_types")])
+                self.call(operation, path, 200)
             elif pick < 0.6:
                 self.call("clearJournal", "/__mock__/journal", 204)
             else:

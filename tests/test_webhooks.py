@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 import requests
-from envoy_events_kit.mock_server.events.webhooks.delivery import SVIX_SCHEDULE, parse_schedule
+from envoy_events_kit.mock_server.events.webhooks.delivery import parse_schedule
 from envoy_events_kit.mock_server.events.webhooks.receiver import WebhookReceiver
 from envoy_events_kit.mock_server.serving.handle import EventsMock
 
-from tests.conftest import ACME, ADMIN, bearer
+from tests.conftest import ACME, ADMIN, GLOBEX, bearer
 
 pytest_plugins = ["pytester"]
 
@@ -46,6 +46,13 @@ def wait_status(mock, delivery_id: str, status: str, timeout: float = 5) -> dict
         (row,) = [d for d in mock.deliveries() if d["id"] == delivery_id]
         if row["status"] == status or time.monotonic() > deadline:
             return row
+        time.sleep(0.02)
+
+
+def _wait(condition, timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.02)
 
 
@@ -88,7 +95,11 @@ def test_a_receiver_that_keeps_failing_fails_the_delivery_and_marks_the_endpoint
 
 
 def test_deprovision_cancels_pending_retries_and_nothing_more_arrives():
-    with EventsMock.start({"webhook_retry_schedule": (0.0, 1.0, 1.0)}) as mock, \
+    # Retries run on the mock's clock: frozen, then moved past every retry the schedule had
+    # left; a later event to another organisation, delivered, is the barrier (the workers
+    # take what is due in order), so no fixed sleep stands in for "nothing more".
+    settings = {"webhook_retry_schedule": (0.0, 1.0, 1.0), "clock": "2026-06-01T12:00:00Z"}
+    with EventsMock.start(settings) as mock, \
             mock.webhook_receiver("admin") as receiver:
         receiver.respond_with(500, times=10)
         mock.publish("shipment.updated", SHIPMENT, organisation=ACME)
@@ -96,7 +107,11 @@ def test_deprovision_cancels_pending_retries_and_nothing_more_arrives():
         row = delivery(mock, endpoint=receiver.endpoint_id)
         assert requests.get(f"{mock.url}/events/deprovision", headers=bearer(ADMIN),
                             timeout=5).status_code == 204
-        time.sleep(2.3)  # past every retry the schedule had left
+        mock.advance_clock(10)
+        mock.provision(GLOBEX)
+        with mock.webhook_receiver("other-org") as barrier:
+            mock.publish("shipment.updated", SHIPMENT, organisation=GLOBEX)
+            barrier.wait_for(1)
         assert len(receiver.received) == 1
         after = [d for d in mock.deliveries() if d["id"] == row["id"]][0]
         assert after["status"] == "cancelled" and after["next_attempt_at"] is None
@@ -215,7 +230,7 @@ def test_stopping_the_mock_records_every_pending_attempt():
         receiver.respond_with(500)
         mock.publish("shipment.updated", SHIPMENT, organisation=ACME)
         receiver.wait_for(1)
-        time.sleep(0.1)
+        _wait(lambda: delivery(mock, endpoint=receiver.endpoint_id)["next_attempt_at"])
         state = mock.server.state
         mock.stop()
     (row,) = [d for d in state.webhooks.deliveries() if d["endpoint_id"] == receiver.endpoint_id]
@@ -273,7 +288,9 @@ def test_a_burst_is_fully_accounted_for():
 
 def test_schedules():
     assert parse_schedule("0,1,5") == (0.0, 1.0, 5.0)
-    assert parse_schedule("svix") == SVIX_SCHEDULE
+    # Svix's published schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+    svix = (0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
+    assert parse_schedule("svix") == parse_schedule(" SVIX ") == svix
     for bad in ("", "1,-1", "x", "nan", "inf"):
         with pytest.raises(ValueError):
             parse_schedule(bad)

@@ -23,12 +23,16 @@ from tests.conftest import ADMIN
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = {"envoy_events_kit/openapi/events.yaml", "envoy_events_kit/openapi/mock-control.yaml",
-           "envoy_events_kit/fixtures/default.yaml", "envoy_events_kit/contract_tests/plugin.py",
+           "envoy_events_kit/fixtures/default.yaml", "envoy_events_kit/pytest_plugin.py",
            "envoy_events_kit/mock_server/control/client.py",
            "envoy_events_kit/fixtures/scenarios/shipment-journey.yaml",
            "envoy_events_kit/realtime_client.py", "envoy_events_kit/names.py",
            "envoy_events_kit/mock_server/events/realtime/process.py",
-           "envoy_events_kit/mock_server/events/webhooks/delivery.py"}
+           "envoy_events_kit/mock_server/events/webhooks/delivery.py",
+           "envoy_events_kit/mock_server/control/static/index.html",
+           "envoy_events_kit/mock_server/control/static/dashboard.css",
+           "envoy_events_kit/mock_server/control/static/js/main.js",
+           "envoy_events_kit/proxy/app.py", "envoy_events_kit/parity/runner.py"}
 
 
 def _env() -> dict[str, str]:
@@ -71,7 +75,7 @@ def test_the_wheel_carries_the_contract_fixtures_and_entry_points(wheel):
                             if n.endswith(".dist-info/entry_points.txt"))
     assert names >= BUNDLED
     pytest11 = entry_points.split("[pytest11]")[1]
-    assert "envoy_events = envoy_events_kit.contract_tests.plugin" in pytest11
+    assert "envoy_events = envoy_events_kit.pytest_plugin" in pytest11
     assert "envoy-events = envoy_events_kit.cli:main" in entry_points
 
 
@@ -101,6 +105,9 @@ def test_installed_kit_serves_and_runs_a_consumer_suite(venv, tmp_path):
         answer = requests.get(f"{url}/events/connection_token", timeout=10,
                               headers={"Authorization": f"Bearer {ADMIN}"})
         assert answer.status_code == 200
+        page = requests.get(f"{url}/__mock__/ui", timeout=10)  # the dashboard, from the wheel
+        assert page.status_code == 200 and "envoy-events mock" in page.text
+        assert requests.get(f"{url}/__mock__/ui/js/live.js", timeout=10).status_code == 200
 
         # The consumer example, copied outside the checkout, against the installed plugin;
         # its events_base_url / events_token test goes to the CLI mock above.

@@ -10,6 +10,8 @@ from .errors import ApiError
 from .tokens import Clock
 
 REALM = 'Bearer realm="envoy-events"'
+#: Where the accepted principal's name is left for the journal (never the token).
+PRINCIPAL_KEY = "envoy_events.principal"
 
 
 def _unauthorized(message: str, token_given: bool) -> ApiError:
@@ -22,7 +24,8 @@ def _unauthorized(message: str, token_given: bool) -> ApiError:
 def authenticate(store: Store, clock: Clock) -> Principal:
     """The principal behind the request's bearer token, or a 401 explaining why not."""
     # WSGI servers join repeated headers with ", ", so duplicates arrive as one unknown token.
-    header = request.headers.get("Authorization", "").strip()
+    environ = request.environ  # one proxy lookup: read the header and leave the name here
+    header = environ.get("HTTP_AUTHORIZATION", "").strip()
     if not header:
         raise _unauthorized("An Authorization: Bearer <token> header is required.", False)
     scheme, _, token = header.partition(" ")
@@ -33,4 +36,5 @@ def authenticate(store: Store, clock: Clock) -> Principal:
         raise _unauthorized("The bearer token is not known.", True)
     if principal.expired(clock.now()):
         raise _unauthorized("The bearer token has expired.", True)
+    environ[PRINCIPAL_KEY] = principal.name or principal.user_id
     return principal

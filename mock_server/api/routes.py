@@ -115,7 +115,7 @@ def deprovision_events() -> Response:
     state = current()
     principal = authenticate(state.store, state.clock)
     _require_admin(state, principal)
-    state.set_provisioned(principal.org_id, False)
+    state.store.set_provisioned(principal.org_id, False)
     return no_content()
 
 

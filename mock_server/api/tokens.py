@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ import jwt
 from jwt.algorithms import HMACAlgorithm
 
 from envoy_events_kit.claims import CONNECTION, SUBSCRIPTION, claims
+from envoy_events_kit.instants import InstantError, format_instant, parse_instant
 
 from ..state.model import Principal
 
@@ -44,33 +46,56 @@ def _signer() -> jwt.PyJWS:
     return jws
 
 
-def parse_instant(text: str) -> datetime:
-    """An ISO-8601 instant; a naive one is taken as UTC."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+#: The window the clock may be set in: event ids are KSUIDs, whose 32-bit timestamp counts
+#: seconds from 2014-05-13T16:53:20Z, so an event stamped outside it cannot get an id.
+KSUID_EPOCH = 1_400_000_000
+CLOCK_EARLIEST = datetime.fromtimestamp(KSUID_EPOCH, UTC)
+CLOCK_LATEST = datetime.fromtimestamp(KSUID_EPOCH + 2**32 - 1, UTC)
 
 
-def format_instant(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def parse_clock_instant(text: str) -> datetime:
+    """An instant the clock may be frozen at (InstantError otherwise)."""
+    return parse_instant(text, earliest=CLOCK_EARLIEST, latest=CLOCK_LATEST)
 
 
 class Clock:
-    """Real time, or an instant that only moves when told to. Thread-safe."""
+    """Real time, or an instant that only moves when told to. Thread-safe; a setting it
+    refuses (InstantError) leaves it as it was."""
 
     def __init__(self, setting: str = "real") -> None:
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
         self.set(setting)
 
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` after every change (webhook retries are due on this clock)."""
+        self._listeners.append(listener)
+
     def set(self, setting: str) -> None:
-        """`real` or an ISO-8601 instant to freeze at."""
-        frozen = None if setting == "real" else parse_instant(setting)
+        """`real` or an ISO-8601 instant (with its offset) in the clock's window to freeze at."""
+        frozen = None if setting == "real" else parse_clock_instant(setting)
         with self._lock:
             self._frozen = frozen
+        self._moved()
 
     def advance(self, seconds: int) -> None:
+        """Freeze at now + seconds; InstantError (nothing moves) when that leaves the window."""
         with self._lock:
             base = self._frozen if self._frozen is not None else datetime.now(UTC)
-            self._frozen = base + timedelta(seconds=seconds)
+            try:
+                moved = base + timedelta(seconds=seconds)
+            except OverflowError:
+                moved = None
+            if moved is None or not CLOCK_EARLIEST <= moved <= CLOCK_LATEST:
+                raise InstantError(
+                    f"advancing by {seconds} s would move the clock out of its window "
+                    f"({format_instant(CLOCK_EARLIEST)} to {format_instant(CLOCK_LATEST)})")
+            self._frozen = moved
+        self._moved()
+
+    def _moved(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     @property
     def mode(self) -> str:
@@ -95,6 +120,8 @@ class Minter:
         self._ttl = ttl
         self._clock = clock
         self._jws = _signer()
+        # The claims schemas are read from the spec here, at start, not by the first request.
+        self._connection, self._subscription = claims(CONNECTION), claims(SUBSCRIPTION)
 
     def _sign_json(self, payload: str) -> str:
         return self._jws.encode(payload.encode(), self._secret, ALGORITHM, HEADER)
@@ -109,11 +136,11 @@ class Minter:
 
     def connection(self, principal: Principal, channels: list[str]) -> str:
         """Connection JWT, laid out by the spec's `ConnectionTokenClaims`."""
-        return self._sign(claims(CONNECTION).build(
+        return self._sign(self._connection.build(
             {"user_id": principal.user_id, "org_id": principal.org_id,
              "granted_channels": channels, **self._times()}))
 
     def subscription(self, principal: Principal, channel: str) -> str:
         """Subscription JWT for exactly `channel`, laid out by `SubscriptionTokenClaims`."""
-        return self._sign(claims(SUBSCRIPTION).build(
+        return self._sign(self._subscription.build(
             {"user_id": principal.user_id, "requested_channel": channel, **self._times()}))

@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
-import yaml
 
-from envoy_events_kit import names, spec_path
+from envoy_events_kit import names
+from envoy_events_kit.documents import spec_document
 
 PREFIX = "/__mock__"
 #: Where `MockControl` finds the mock's control token when none is passed.
@@ -31,7 +31,7 @@ def _matches(entry: dict[str, Any], operation_id: str | None, status: int | None
 @cache
 def operation_ids() -> frozenset[str]:
     """The events API's operations, from the bundled spec: a typo must not pass silently."""
-    document = yaml.safe_load(spec_path().read_text())
+    document = spec_document()
     return frozenset(op["operationId"] for item in document["paths"].values()
                      for op in item.values() if isinstance(op, dict) and "operationId" in op)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from ..api.tokens import format_instant
+from envoy_events_kit.instants import format_instant
 
 
 class Entry(NamedTuple):
@@ -22,6 +22,7 @@ class Entry(NamedTuple):
     status: int
     time: datetime  # formatted when the journal is read, not on every request
     authorization: str | None  # scheme only: tokens never enter the journal
+    principal: str | None = None  # the accepted token's principal (name or user id)
 
 
 def redact(authorization: str | None) -> str | None:
@@ -32,26 +33,53 @@ def redact(authorization: str | None) -> str | None:
     return f"{scheme[:20]} [redacted]"
 
 
+#: Longest path a journal entry keeps: with at most `size` entries, the journal is bounded.
+MAX_PATH = 2048
+
+
 class Journal:
-    """A bounded, thread-safe log of requests, oldest first."""
+    """A bounded, thread-safe log of requests, oldest first: at most `size` entries, the
+    oldest dropped first and counted in `dropped`."""
 
     def __init__(self, size: int) -> None:
         self._entries: deque[tuple] = deque(maxlen=size)
         self._lock = threading.Lock()
+        #: Entries dropped to stay within `size` since the last `clear()`.
+        self.dropped = 0
 
     def record(self, entry: Entry) -> None:
+        if len(entry[1]) > MAX_PATH:
+            entry = entry._replace(path=entry[1][:MAX_PATH] + "...")
         with self._lock:
+            if len(self._entries) == self._entries.maxlen:
+                self.dropped += 1
             self._entries.append(tuple(entry))
 
-    def entries(self) -> list[dict]:
+    def entries(self, operation_id: str | None = None, status: int | None = None,
+                principal: str | None = None, limit: int | None = None) -> list[dict]:
+        """Oldest first; only those that match every filter given, the newest `limit`
+        (searched from the newest end: a page polling a full journal reads what it shows)."""
+        filtered = operation_id is not None or status is not None or principal is not None
+        entries: list[tuple] = []
         with self._lock:
-            entries = list(self._entries)
+            if not filtered and limit is None:
+                entries = list(self._entries)
+            else:
+                for e in reversed(self._entries):
+                    if ((operation_id is None or e[2] == operation_id)
+                            and (status is None or e[3] == status)
+                            and (principal is None or e[6] == principal)):
+                        entries.append(e)
+                        if limit is not None and len(entries) >= limit:
+                            break
+                entries.reverse()
         return [Entry(*entry)._replace(time=format_instant(entry[4]))._asdict()
                 for entry in entries]
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.dropped = 0
 
 
 @dataclass
@@ -92,3 +120,9 @@ class Faults:
     def clear(self) -> None:
         with self._lock:
             self._armed.clear()
+
+    def listing(self) -> list[dict]:
+        """The faults still armed, by operation."""
+        with self._lock:
+            return [{"operation_id": op, "status": f.status, "latency_ms": f.latency_ms,
+                     "remaining": f.remaining} for op, f in sorted(self._armed.items())]

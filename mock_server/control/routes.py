@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from envoy_events_kit.instants import InstantError, format_instant, parse_instant
+from envoy_events_kit.names import hint
+
 from ..api.errors import ApiError, invalid_request
 from ..api.responses import no_content
-from ..api.tokens import format_instant, parse_instant
+from ..api.tokens import parse_clock_instant
+from ..events.realtime.browser_client import CLIENT_VERSION
 from ..events.scenarios import BUNDLED
-from ..events.webhooks.endpoints import url_problem
+from ..events.webhooks.delivery import STATUSES
 from ..spec import first_error
 from ..state.mock_state import MockState, current
 from ..state.model import Organisation, Principal, WebhookEndpoint
+from .dashboard import browser_client_url
 
 
 def _operation():
@@ -42,17 +47,19 @@ def _checked_path(**params: str) -> None:
             raise invalid_request(f"Invalid path parameter {name!r}: {problem}")
 
 
-def _instant(text: str) -> Any:
+def _instant(text: str, field: str) -> datetime:
+    """An instant of the body, or a 400 naming the field (naive, out of range, not one)."""
     try:
         return parse_instant(text)
-    except ValueError as exc:
-        raise invalid_request(f"{text!r} is not an ISO-8601 instant.") from exc
+    except InstantError as exc:
+        raise invalid_request(f"Invalid {field}: {exc}.") from None
 
 
 def _endpoint_json(endpoint: WebhookEndpoint) -> dict[str, Any]:
     """With its secret: the control API is the one place that shows it."""
     body = asdict(endpoint)
-    body["event_types"] = list(endpoint.event_types) if endpoint.event_types else None
+    body["event_types"] = (list(endpoint.event_types)
+                           if endpoint.event_types is not None else None)
     body["failing"] = current().webhooks.failing(endpoint.id)
     return body
 
@@ -72,6 +79,29 @@ def _not_found(message: str) -> ApiError:
     return ApiError(404, "not_found", message)
 
 
+def _int_arg(name: str, low: int, high: int) -> int | None:
+    """An integer query parameter within [low, high], None when absent; 400 otherwise."""
+    text = request.args.get(name)
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise invalid_request(f"Invalid query parameter {name!r}: {text[:40]!r} is not an "
+                              "integer.") from None
+    if not low <= value <= high:
+        raise invalid_request(f"Invalid query parameter {name!r}: {value} is not within "
+                              f"{low}..{high}.")
+    return value
+
+
+def _limit() -> int | None:
+    return _int_arg("limit", 1, 100_000)
+
+
+def _newest(rows: list[Any], limit: int | None) -> list[Any]:
+    return rows[-limit:] if limit is not None else rows
+
 
 def reset_mock() -> Response:
     current().reset()
@@ -80,15 +110,19 @@ def reset_mock() -> Response:
 
 def get_mock_state() -> Response:
     state = current()
+    realtime = None
+    if state.realtime:
+        realtime = {**state.realtime.describe(), "browser_client": browser_client_url(),
+                    "browser_client_version": CLIENT_VERSION}
     return jsonify(organisations=[_org_json(o) for o in state.store.organisations()],
-                   clock=state.clock.describe(),
-                   realtime=state.realtime.describe() if state.realtime else None)
+                   clock=state.clock.describe(), webhooks=state.webhooks.describe(),
+                   realtime=realtime)
 
 
 def put_organisation(org_id: str) -> Response:
     _checked_path(org_id=org_id)
     body = _checked_body()
-    return jsonify(_org_json(current().set_provisioned(org_id, body["provisioned"])))
+    return jsonify(_org_json(current().store.set_provisioned(org_id, body["provisioned"])))
 
 
 def list_webhook_endpoints(org_id: str) -> Response:
@@ -103,13 +137,16 @@ def create_webhook_endpoint(org_id: str) -> Response:
     _checked_path(org_id=org_id)
     body = _checked_body()
     state = current()
-    problem = url_problem(body["url"], state.webhooks.allowed_hosts)
+    problem = state.webhooks.policy.problem(body["url"])
     if problem:
         raise invalid_request(f"Invalid webhook endpoint URL: {problem}.")
     for event_type in body.get("event_types", []):
         state.events.catalogue.get(event_type)  # 400 with "did you mean" for a typo
-    endpoint = state.store.add_endpoint(org_id, body["url"], body.get("secret"),
-                                        body.get("event_types"))
+    try:
+        endpoint = state.store.add_endpoint(org_id, body["url"], body.get("secret"),
+                                            body.get("event_types"))
+    except ValueError as exc:  # a secret the signing library cannot use
+        raise invalid_request(f"Invalid request body: {exc}.") from exc
     if endpoint is None:
         raise _not_found(f"No organisation {org_id}.")
     response = jsonify(_endpoint_json(endpoint))
@@ -124,9 +161,13 @@ def delete_webhook_endpoint(org_id: str, endpoint_id: str) -> Response:
     return no_content()
 
 
+def list_principals() -> Response:
+    return jsonify(principals=[_principal_json(p) for p in current().store.principals()])
+
+
 def create_principal() -> Response:
     body = _checked_body()
-    expires_at = _instant(body["expires_at"]) if "expires_at" in body else None
+    expires_at = _instant(body["expires_at"], "expires_at") if "expires_at" in body else None
     principal = current().store.add_principal(
         body["org_id"], body["user_id"], body.get("scopes", []), expires_at, body.get("name")
     )
@@ -142,17 +183,24 @@ def get_clock() -> Response:
 def set_clock() -> Response:
     body = _checked_body()
     clock = current().clock
-    if "frozen_at" in body:
-        clock.set(format_instant(_instant(body["frozen_at"])))
-    elif "advance_seconds" in body:
-        clock.advance(body["advance_seconds"])
-    else:
-        clock.set("real")
+    try:
+        if "frozen_at" in body:
+            clock.set(body["frozen_at"])
+        elif "advance_seconds" in body:
+            clock.advance(body["advance_seconds"])
+        else:
+            clock.set("real")
+    except InstantError as exc:  # the clock did not move
+        field = "frozen_at" if "frozen_at" in body else "advance_seconds"
+        raise invalid_request(f"Invalid {field}: {exc}.") from None
     return jsonify(clock.describe())
 
 
 def get_journal() -> Response:
-    return jsonify(entries=current().journal.entries())
+    journal = current().journal
+    return jsonify(entries=journal.entries(
+        operation_id=request.args.get("operation_id"), status=_int_arg("status", 100, 599),
+        principal=request.args.get("principal"), limit=_limit()), dropped=journal.dropped)
 
 
 def clear_journal() -> Response:
@@ -179,7 +227,12 @@ def publish_event() -> Response:
 
 
 def list_events() -> Response:
-    return jsonify(events=current().events.history())
+    log = current().events.log
+    return jsonify(events=_newest(log.entries(), _limit()), dropped=log.dropped)
+
+
+def list_event_types() -> Response:
+    return jsonify(event_types=current().events.catalogue.describe())
 
 
 def get_snapshot() -> Response:
@@ -191,11 +244,16 @@ def put_snapshot() -> Response:
     body = _checked_body()
     state = current()
     clock = body["clock"]
-    setting = "real" if clock["mode"] == "real" else format_instant(_instant(clock["now"]))
-    try:
+    try:  # `now` is an instant whatever the mode (in real mode it is not used)
+        now = parse_clock_instant(clock["now"]) if clock["mode"] == "frozen" else \
+            parse_instant(clock["now"])
+    except InstantError as exc:
+        raise invalid_request(f"Invalid snapshot: clock/now: {exc}.") from None
+    setting = format_instant(now) if clock["mode"] == "frozen" else "real"
+    try:  # checked whole before anything changes: a 400 leaves the mock as it was
         state.store.restore(body["state"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise invalid_request(f"Invalid snapshot: {exc}") from exc
+        raise invalid_request(f"Invalid snapshot: {exc}") from None
     state.clock.set(setting)
     return no_content()
 
@@ -224,12 +282,17 @@ def play_scenario(name: str) -> Response:
         playback = player.play(name, loop=body.get("loop", False))
     except KeyError:
         known = sorted({*BUNDLED, *player.known})
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise _not_found(f"No scenario {name!r}.{hint} Known: {', '.join(known)}.") from None
+        raise _not_found(f"No scenario {name!r}.{hint(name, known)} "
+                         f"Known: {', '.join(known)}.") from None
     response = jsonify(playback.as_json())
     response.status_code = 202
     return response
+
+
+def list_faults() -> Response:
+    state = current()
+    return jsonify(faults=state.faults.listing(),
+                   delivery_faults=state.webhooks.armed_faults())
 
 
 def clear_faults() -> Response:
@@ -239,14 +302,14 @@ def clear_faults() -> Response:
 
 
 def list_deliveries() -> Response:
-    statuses = {"pending", "delivered", "failed", "cancelled", "blocked", "abandoned"}
+    statuses = set(STATUSES)
     status = request.args.get("status")
     if status is not None and status not in statuses:
         raise invalid_request(f"Unknown delivery status {status!r}: one of "
                               f"{', '.join(sorted(statuses))}.")
     filters = {name: request.args.get(name)
                for name in ("organisation", "endpoint", "event", "event_type", "status")}
-    return jsonify(deliveries=current().webhooks.deliveries(**filters))
+    return jsonify(deliveries=current().webhooks.deliveries(limit=_limit(), **filters))
 
 
 def retry_delivery(delivery_id: str) -> Response:
@@ -279,15 +342,18 @@ HANDLERS = {
     "listWebhookEndpoints": list_webhook_endpoints,
     "createWebhookEndpoint": create_webhook_endpoint,
     "deleteWebhookEndpoint": delete_webhook_endpoint,
+    "listPrincipals": list_principals,
     "createPrincipal": create_principal,
     "getClock": get_clock,
     "setClock": set_clock,
     "getJournal": get_journal,
     "clearJournal": clear_journal,
     "injectFault": inject_fault,
+    "listFaults": list_faults,
     "clearFaults": clear_faults,
     "publishEvent": publish_event,
     "listEvents": list_events,
+    "listEventTypes": list_event_types,
     "listDeliveries": list_deliveries,
     "retryDelivery": retry_delivery,
     "injectDeliveryFault": inject_delivery_fault,
@@ -299,9 +365,31 @@ HANDLERS = {
 }
 
 
+def _checked_query() -> None:
+    """Every query parameter the spec declares for the operation, checked against its
+    schema (a 400 naming it), whatever the handler does with it."""
+    if request.endpoint is None or not request.args:
+        return
+    for name, (validator, kind) in _operation().query_validators.items():
+        text = request.args.get(name)
+        if text is None:
+            continue
+        value: Any = text
+        if kind == "integer":
+            try:
+                value = int(text)
+            except ValueError:
+                raise invalid_request(f"Invalid query parameter {name!r}: {text[:40]!r} is "
+                                      "not an integer.") from None
+        problem = first_error(validator, value)
+        if problem:
+            raise invalid_request(f"Invalid query parameter {name!r}: {problem}")
+
+
 def blueprint(state: MockState) -> Blueprint:
     """Route every operation of the control spec to its handler, by operationId."""
     bp = Blueprint("control", __name__)
+    bp.before_request(_checked_query)
     for op in state.control_spec.operations.values():
         bp.add_url_rule(op.flask_rule, op.operation_id, HANDLERS[op.operation_id],
                         methods=[op.method])

@@ -9,21 +9,24 @@ dispatcher) in the order they were added.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import threading
-from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from ksuid import Ksuid
 
+from envoy_events_kit.instants import format_instant
+from envoy_events_kit.names import hint
+
 from ..api.channels import parse
 from ..api.errors import ApiError, invalid_request
-from ..api.tokens import Clock, format_instant
+from ..api.tokens import Clock
 from ..spec import Spec, first_error
 from ..state.store import Store
+from .log import EventLog
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,22 @@ class EventType:
     name: str
     namespace: str
     validator: Any
+    summary: str | None = None
+    data_schema: Any = None
+
+
+def _data_schema(envelope: Any) -> dict[str, Any]:
+    """The `data` schema of an inlined envelope schema: its own `properties.data` and its
+    `allOf` members', merged (later members refine earlier ones)."""
+    merged: dict[str, Any] = {}
+    for part in [envelope, *(envelope.get("allOf") or [])] if isinstance(envelope, dict) else []:
+        data = (part.get("properties") or {}).get("data") if isinstance(part, dict) else None
+        if isinstance(data, dict):
+            properties = {**merged.get("properties", {}), **data.get("properties", {})}
+            merged.update(data)
+            if properties:
+                merged["properties"] = properties
+    return merged or {"type": "object"}
 
 
 class EventCatalogue:
@@ -44,7 +63,19 @@ class EventCatalogue:
             operation = item["post"]
             body = spec.resolve(operation["requestBody"])
             schema = body["content"]["application/json"]["schema"]
-            self.types[name] = EventType(name, operation["x-namespace"], spec.validator(schema))
+            self.types[name] = EventType(name, operation["x-namespace"], spec.validator(schema),
+                                         operation.get("summary"),
+                                         _data_schema(spec.inlined(schema)))
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Each type with its namespace, data schema and the schema's first example."""
+        rows = []
+        for kind in self.types.values():
+            examples = kind.data_schema.get("examples") or []
+            rows.append({"type": kind.name, "namespace": kind.namespace, "summary": kind.summary,
+                         "data_schema": kind.data_schema,
+                         "example": examples[0] if examples else None})
+        return rows
 
     def get(self, name: str) -> EventType:
         """The type called `name`; a 400 naming the closest known type otherwise."""
@@ -52,9 +83,7 @@ class EventCatalogue:
             return self.types[name]
         except KeyError:
             known = sorted(self.types)
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise invalid_request(f"Unknown event type {name!r}.{hint} "
+            raise invalid_request(f"Unknown event type {name!r}.{hint(name, known)} "
                                   f"The spec declares: {', '.join(known)}.") from None
 
 
@@ -89,7 +118,7 @@ class EventBus:
     """Check an event against the spec and the state, record it, fan it out to the sinks."""
 
     def __init__(self, spec: Spec, store: Store, clock: Clock, seed: str,
-                 log_size: int = 10_000) -> None:
+                 log: EventLog | None = None) -> None:
         self.catalogue = EventCatalogue(spec)
         self._channel_grammar = spec.component("Channel")
         self._store = store
@@ -98,7 +127,8 @@ class EventBus:
         self._sinks: list[Sink] = []
         self._lock = threading.Lock()
         self._serial = 0
-        self._log: deque[dict[str, Any]] = deque(maxlen=log_size)
+        #: What was published, within its caps (`GET /__mock__/events`).
+        self.log = log if log is not None else EventLog()
 
     def add_sink(self, sink: Sink) -> None:
         self._sinks.append(sink)
@@ -113,29 +143,34 @@ class EventBus:
     def publish(self, event_type: str, data: Any, *, channel: str | None = None,
                 organisation: str | None = None, namespace: str | None = None) -> Published:
         """Validate, then deliver. 400 for a bad event or channel, 409 when the organisation
-        is not provisioned; nothing is recorded or delivered unless every check passed."""
-        kind = self.catalogue.get(event_type)
-        channel, org_id = self._channel(kind, channel, organisation, namespace)
-        event = self._envelope(kind, org_id, data)
-        self._validate(kind, event)
+        is not provisioned; nothing is recorded or delivered unless every check passed, and a
+        refused event takes no id either (the next one gets the id it would have had)."""
+        kind, channel, org_id = self._checked(event_type, data, channel, organisation, namespace)
         if not self._store.is_provisioned(org_id):
             raise ApiError(409, "not_provisioned",
                            f"Organisation {org_id} is not provisioned for events.")
+        event = self._envelope(kind, org_id, data)
         outcomes = {sink.name: sink.publish(event, channel) for sink in self._sinks}
         published = Published(event, channel, outcomes)
-        with self._lock:
-            self._log.append(published.as_json())
+        self.log.append(published.as_json())
         return published
 
     def check(self, event_type: str, data: Any, *, channel: str | None = None,
               organisation: str | None = None, namespace: str | None = None) -> None:
         """The checks of `publish` that do not depend on the state (400s), publishing
         nothing: scenario files are checked this way when they are loaded."""
+        self._checked(event_type, data, channel, organisation, namespace)
+
+    def _checked(self, event_type: str, data: Any, channel: str | None,
+                 organisation: str | None, namespace: str | None) -> tuple[EventType, str, str]:
+        """The type, channel and organisation of a valid event (400 otherwise), checked on a
+        stand-in id: the real one is only taken once the event is sure to go out."""
         kind = self.catalogue.get(event_type)
-        _, org_id = self._channel(kind, channel, organisation, namespace)
+        channel, org_id = self._channel(kind, channel, organisation, namespace)
         self._validate(kind, {"id": "evt_" + "0" * 27, "type": kind.name,
                               "created_at": format_instant(self._clock.now()),
                               "organisation": org_id, "data": data})
+        return kind, channel, org_id
 
     @staticmethod
     def _validate(kind: EventType, event: dict[str, Any]) -> None:
@@ -143,19 +178,17 @@ class EventBus:
         if problem:
             raise invalid_request(f"Invalid {kind.name} event: {problem}")
 
-    def organisation_off(self, org_id: str) -> None:
-        """Tell every sink that `org_id` was deprovisioned."""
-        users = self._store.user_ids(org_id)
-        for sink in self._sinks:
-            sink.organisation_off(org_id, users)
-
-    def history(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self._log)
+    def organisations_off(self, org_ids: Iterable[str]) -> None:
+        """Tell every sink that these organisations were turned off (the store calls this
+        for every change that turns one off: deprovision, snapshot, state file, reset)."""
+        for org_id in org_ids:
+            users = self._store.user_ids(org_id)
+            for sink in self._sinks:
+                sink.organisation_off(org_id, users)
 
     def reset(self) -> None:
+        self.log.clear()
         with self._lock:
-            self._log.clear()
             self._serial = 0
         for sink in self._sinks:
             sink.reset()
@@ -178,9 +211,8 @@ class EventBus:
         parsed = parse(channel)
         known = self._store.fixtures.namespaces
         if parsed.namespace not in known:
-            close = difflib.get_close_matches(parsed.namespace, sorted(known), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise invalid_request(f"Unknown namespace {parsed.namespace!r}.{hint} "
+            raise invalid_request(f"Unknown namespace {parsed.namespace!r}."
+                                  f"{hint(parsed.namespace, known)} "
                                   f"The fixtures define: {', '.join(sorted(known))}.")
         if parsed.namespace != kind.namespace:
             raise invalid_request(f"{kind.name} events belong to the {kind.namespace!r} "

@@ -14,7 +14,9 @@ from flask_cors import CORS
 
 from ..api import errors, strict
 from ..api import routes as events_api
+from ..api.auth import PRINCIPAL_KEY
 from ..config import Settings
+from ..control import dashboard
 from ..control import routes as control_api
 from ..control.journal import Entry, redact
 from ..state import mock_state as state_module
@@ -39,7 +41,9 @@ def create_app(settings: Settings | dict[str, Any] | None = None) -> Flask:
     settings = as_settings(settings)
     state = state_module.build(settings)
     if settings.state_file is not None:
-        persistence.attach(state.store, settings.state_file)
+        state.state_file = persistence.attach(
+            state.store, settings.state_file,
+            state.control_spec.validator(persistence.SNAPSHOT_STATE))
 
     app = Flask(__name__)
     app.session_interface = _NoSessions()
@@ -51,6 +55,7 @@ def create_app(settings: Settings | dict[str, Any] | None = None) -> Flask:
     checks = app.extensions[GUARD_KEY] = Guard(settings)
     app.register_blueprint(events_api.blueprint(state))
     app.register_blueprint(control_api.blueprint(state), url_prefix="")
+    app.register_blueprint(dashboard.blueprint())
     operations, journal, faults = state.spec.operations, state.journal, state.faults
 
     # One hook before and one after each request (Flask pays per hook, on every request).
@@ -79,7 +84,8 @@ def create_app(settings: Settings | dict[str, Any] | None = None) -> Flask:
                     and not _is_injected(response)):
                 strict.check(operation, response)
             journal.record(Entry(req.method, path, operation_id, response.status_code,
-                                 state.clock.now(), redact(environ.get("HTTP_AUTHORIZATION"))))
+                                 state.clock.now(), redact(environ.get("HTTP_AUTHORIZATION")),
+                                 environ.get(PRINCIPAL_KEY)))
         return cors(response) if "HTTP_ORIGIN" in environ else response
 
     return app

@@ -9,8 +9,12 @@ from pathlib import Path
 
 import click
 
-from ..api.tokens import format_instant, parse_instant
+from envoy_events_kit.instants import InstantError, format_instant
+from envoy_events_kit.stop_request import StopRequest
+
+from ..api.tokens import parse_clock_instant
 from ..config import ConfigError, Settings
+from ..control.dashboard import UI_PREFIX
 from ..events.realtime.install import RealtimeUnavailable
 from ..events.realtime.process import RealtimeError
 from ..events.scenarios import ScenarioError
@@ -27,6 +31,8 @@ def banner(server: MockServer) -> str:
     lines = [f"envoy-events mock serving {server.url} on {server.server}  (clock: "
              f"{state.clock.describe()['now']} {state.clock.mode}; fixtures: "
              f"{state.fixtures.path})", "",
+             f"Dashboard: {server.url}{UI_PREFIX}  (open it in a browser: principals, live "
+             "events, publish, deliveries, journal)", "",
              f"{'name':<18} {'org':<31} {'user':<31} token / scopes"]
     for p in principals:
         expired = f"  EXPIRED {format_instant(p.expires_at)}" if p.expires_at else ""
@@ -43,6 +49,11 @@ def banner(server: MockServer) -> str:
                       f"{state.realtime.websocket_url}",
                   "  connect with a connection token; publish with "
                   f"POST {server.url}/__mock__/events"]
+    if state.state_file is not None:
+        lines += ["", f"State: {state.state_file.path} (--state-file) wins over the fixtures "
+                      "for organisations, webhook endpoints and created principals; "
+                      "POST /__mock__/reset goes back to the fixtures."]
+        lines += [f"  {note}" for note in state.state_file.notes]
     lines += ["", "Control API: " + server.url + "/__mock__/state   Ctrl-C stops."]
     return "\n".join(lines + _exposure(server))
 
@@ -63,6 +74,15 @@ def _exposure(server: MockServer) -> list[str]:
     elif token:
         lines += ["Every /__mock__/ call needs 'Authorization: Bearer <your --control-token>'."]
     return lines
+
+
+def _say_dropped(count: int) -> None:
+    """One line for the webhook deliveries the stop left unsent: a restart does not resend
+    them (`--state-file` keeps organisations, principals and endpoints, not deliveries)."""
+    if count:
+        noun = "delivery" if count == 1 else "deliveries"
+        click.echo(f"{count} pending webhook {noun} dropped (not sent; a restart does not "
+                   "resend them, --state-file or not).")
 
 
 def _listen_problem(exc: OSError | ValueError) -> str:
@@ -86,8 +106,10 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
              webhook_timeout: float = 5.0, control_token: str | None = None,
              allowed_hosts: tuple[str, ...] = (), cors_origins: tuple[str, ...] = (),
              scenario: str | None = None, scenario_loop: bool = False,
-             server_name: str = "granian") -> int:
-    """Run in the foreground; one-line errors instead of tracebacks. Returns the exit status."""
+             server_name: str = "granian", stop: StopRequest | None = None) -> int:
+    """Run in the foreground; one-line errors instead of tracebacks. Returns the exit status.
+    `stop`: SIGTERM/Ctrl-C caught since the command began (caught here otherwise)."""
+    stop = (stop or StopRequest()).install()
     try:
         schedule = parse_schedule(webhook_retry_schedule)
     except ValueError:
@@ -96,10 +118,10 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
         return 2
     if clock != "real":
         try:
-            parse_instant(clock)
-        except ValueError:
-            click.echo(f"error: --clock: {clock!r} is neither 'real' nor an ISO-8601 instant "
-                       "such as 2026-01-01T00:00:00Z", err=True)
+            parse_clock_instant(clock)
+        except InstantError as exc:
+            click.echo(f"error: --clock: neither 'real' nor an instant the clock can take: "
+                       f"{exc}", err=True)
             return 2
     try:
         settings = replace(Settings(), clock=clock, token_ttl=token_ttl, strict=strict,
@@ -123,14 +145,15 @@ def run_mock(*, host: str, port: int, fixtures_path: Path | None, secret: str | 
         click.echo(f"error: cannot listen on {host}:{port}: {_listen_problem(exc)}", err=True)
         return 2
     try:
-        server.serve_forever(on_ready=lambda s: click.echo(banner(s), nl=True))
+        server.serve_forever(on_ready=lambda s: click.echo(banner(s), nl=True), stop=stop)
     except (RealtimeUnavailable, RealtimeError) as exc:
         click.echo(f"error: --realtime: {exc}", err=True)
         return 2
     except KeyboardInterrupt:  # a second Ctrl-C while requests in flight were finishing
-        server.state.close()
+        _say_dropped(server.dropped_deliveries + server.state.close())
         click.echo("envoy-events mock stopped; requests still in flight were cut short.")
         return 130
+    _say_dropped(server.dropped_deliveries)
     if server.failure:
         click.echo(f"error: {server.failure}; the mock stopped too.", err=True)
         return 1

@@ -28,6 +28,7 @@ from typing import Any
 
 from ..api.errors import ApiError
 from ..config import DEV_SECRET, ConfigError, Settings
+from ..control.dashboard import is_page
 
 CONTROL_PREFIX = "/__mock__"
 #: Browser pages served from any port of a loopback host; CORS allows them (both APIs).
@@ -158,13 +159,15 @@ class Guard:
                            "answers loopback names, the host it was started on and names given "
                            "with --allow-host.")
         if path.startswith(CONTROL_PREFIX):
-            self._check_control(environ)
+            self._check_control(environ, path)
 
-    def _check_control(self, environ: dict[str, Any]) -> None:
+    def _check_control(self, environ: dict[str, Any], path: str) -> None:
         method = environ.get("REQUEST_METHOD", "GET")
         if method == "OPTIONS":  # a CORS preflight: no credentials, no effect
             return
-        if self._token is not None:
+        # The dashboard's page and files carry no secret, and a browser opening a URL cannot
+        # send a token: they load, then the page asks for the token for its data calls.
+        if self._token is not None and not is_page(path, method):
             scheme, _, given = environ.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
             if not (scheme.lower() == "bearer"
                     and hmac.compare_digest(given.strip().encode(), self._token)):

@@ -10,10 +10,11 @@ the port is bound and stops with the server.
 from __future__ import annotations
 
 import gc
-import signal
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from envoy_events_kit.stop_request import StopRequest
 
 from ..config import Settings
 from ..state.mock_state import MockState
@@ -41,6 +42,8 @@ class MockServer:
         self._stop_requested = threading.Event()
         #: Why the mock stopped on its own (the realtime stand-in died), else None.
         self.failure: str | None = None
+        #: Webhook deliveries still pending when it stopped (not sent, not kept).
+        self.dropped_deliveries = 0
 
     @property
     def server(self) -> str:
@@ -62,6 +65,7 @@ class MockServer:
         """Create the listening socket (raises OSError when the port is taken)."""
         self._engine.bind()
         self._bound = True
+        self.state.webhooks.serving_at(self.host, self._engine.port)  # never a webhook target
         return self
 
     def start(self) -> MockServer:
@@ -71,37 +75,42 @@ class MockServer:
         self._serving = True
         return self
 
-    def serve_forever(self, on_ready: Callable[[MockServer], None] | None = None) -> None:
+    def serve_forever(self, on_ready: Callable[[MockServer], None] | None = None,
+                      stop: StopRequest | None = None) -> None:
         """Serve until SIGTERM or Ctrl-C (or the realtime stand-in dies); in-flight
-        requests finish first."""
-        self._start_beside(on_exit=self._fail_and_stop)
-        self._engine.start()
-        self._serving = True
-        if on_ready:
-            on_ready(self)
-        # Everything built so far (modules, spec, validators, app) lives as long as the
-        # process: keep it out of every garbage-collector pass (shorter pauses under load).
-        gc.collect()
-        gc.freeze()
-
-        def _graceful(signum: int, frame: Any) -> None:
-            self._stop_requested.set()
-
-        previous = {sig: signal.signal(sig, _graceful) for sig in (signal.SIGTERM, signal.SIGINT)}
+        requests finish first. `stop`: the CLI's, installed before anything was imported,
+        so that a signal during start-up stops the mock as gracefully as one later."""
+        stop = (stop or StopRequest()).install()
+        self._stop_requested = stop.event
         try:
-            while not self._stop_requested.wait(0.5):
+            if not stop.requested:
+                self._start_beside(on_exit=self._fail_and_stop)
+                self._engine.start()
+                self._serving = True
+            if on_ready and not stop.requested:
+                on_ready(self)
+            # Everything built so far (modules, spec, validators, app) lives as long as the
+            # process: keep it out of every garbage-collector pass (shorter pauses under load).
+            gc.collect()
+            gc.freeze()
+            while not stop.event.wait(0.5):
                 pass
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            stop.restore()
             self.stop()
 
     def stop(self) -> None:
-        """Stop serving, finish in-flight requests, close every socket and what runs beside."""
-        self.state.close()
+        """Stop serving, finish in-flight requests, close every socket and what runs beside.
+
+        In that order: a scenario stops publishing, HTTP drains (a request in flight still
+        publishes into live sinks), then the sinks stop (webhook workers record what they
+        could not send, the realtime stand-in goes). `dropped_deliveries` then says how many
+        webhook deliveries were still pending."""
+        self.state.scenarios.stop_all()
         if self._bound or self._serving:
             self._engine.stop()
         self._bound = self._serving = False
+        self.dropped_deliveries += self.state.close()
 
     def _start_beside(self, on_exit: Callable[[str], None]) -> None:
         """Bind, then start what runs beside the app (realtime stand-in, a scenario); on a

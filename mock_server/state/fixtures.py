@@ -9,10 +9,11 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from envoy_events_kit.documents import LOADER, load_yaml
+from envoy_events_kit.instants import InstantError, parse_instant
 from envoy_events_kit.names import did_you_mean
 
-from ..api.tokens import parse_instant
-from ..cache import load_yaml
+from ..events.webhooks.endpoints import secret_problem
 from ..spec import Spec, first_error
 from .model import Organisation, Principal, WebhookEndpoint
 
@@ -84,7 +85,6 @@ _SCHEMA: dict[str, Any] = {
     },
 }
 _VALIDATOR = Draft202012Validator(_SCHEMA)
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # C parser: faster start-up
 
 
 class FixturesError(ValueError):
@@ -112,7 +112,7 @@ def load(path: Path, spec: Spec) -> Fixtures:
     """Parse `path`; raise FixturesError naming the file and field on any problem."""
     path = Path(path)
     try:
-        data = load_yaml(path.read_text(encoding="utf-8").encode(), _Loader)
+        data = load_yaml(path.read_text(encoding="utf-8").encode(), LOADER)
     except OSError as exc:
         raise FixturesError(f"{path}: cannot read the fixtures file ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
@@ -145,9 +145,15 @@ def _build(path: Path, data: dict[str, Any], spec: Spec) -> Fixtures:
     organisations = {}
     for oid, entry in data["organisations"].items():
         _check(path, f"organisations/{oid}", org_id, oid)
-        endpoints = [WebhookEndpoint(e["id"], e["url"], e.get("secret", ""),
-                                     tuple(e["event_types"]) if "event_types" in e else None)
-                     for e in entry.get("webhook_endpoints", [])]
+        endpoints = []
+        for n, e in enumerate(entry.get("webhook_endpoints", [])):
+            problem = "secret" in e and secret_problem(e["secret"])
+            if problem:
+                raise FixturesError(f"{path}: organisations/{oid}/webhook_endpoints/{n}/secret: "
+                                    f"{problem}")
+            endpoints.append(WebhookEndpoint(
+                e["id"], e["url"], e.get("secret", ""),
+                tuple(e["event_types"]) if "event_types" in e else None))
         organisations[oid] = Organisation(
             oid, entry.get("provisioned", False), endpoints, entry.get("name")
         )
@@ -175,8 +181,8 @@ def _build(path: Path, data: dict[str, Any], spec: Spec) -> Fixtures:
         if "expires_at" in entry:
             try:
                 expires_at = parse_instant(entry["expires_at"])
-            except ValueError as exc:
-                raise FixturesError(f"{path}: {field}/expires_at: not an ISO-8601 instant") from exc
+            except InstantError as exc:
+                raise FixturesError(f"{path}: {field}/expires_at: {exc}") from None
         principals[entry["token"]] = Principal(
             token=entry["token"], user_id=entry["user"], org_id=users[entry["user"]],
             scopes=frozenset(entry["scopes"]), expires_at=expires_at, name=name,

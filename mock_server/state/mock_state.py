@@ -16,6 +16,7 @@ from ..api.tokens import Clock, Minter
 from ..config import Settings
 from ..control.journal import Faults, Journal
 from ..events.bus import EventBus
+from ..events.log import EventLog
 from ..events.scenarios import ScenarioPlayer
 from ..events.scenarios import load as load_scenario
 from ..events.webhooks.delivery import WebhookDispatcher
@@ -42,6 +43,8 @@ class MockState:
     scenarios: ScenarioPlayer
     #: The running Centrifugo stand-in (`--realtime`), else None.
     realtime: Any = None
+    #: The `--state-file` in use (`persistence.StateFile`), else None.
+    state_file: Any = None
 
     def reset(self) -> None:
         """Back to the fixtures: state, clock, journal, faults and published events."""
@@ -51,14 +54,6 @@ class MockState:
         self.faults.clear()
         self.scenarios.stop_all()
         self.events.reset()
-
-    def set_provisioned(self, org_id: str, provisioned: bool) -> Any:
-        """(De)provision; deprovisioning also tells every event sink (realtime disconnects
-        the organisation's users, webhooks cancel what is still on its way)."""
-        org = self.store.set_provisioned(org_id, provisioned)
-        if not provisioned:
-            self.events.organisation_off(org_id)
-        return org
 
     def start_realtime(self, host: str = "127.0.0.1",
                        on_exit: Callable[[str], None] | None = None) -> None:
@@ -76,12 +71,14 @@ class MockState:
         self.realtime = standin
         self.events.add_sink(standin.publisher)
 
-    def close(self) -> None:
+    def close(self) -> int:
         """Stop what runs beside the app: webhook workers (recording what they could not
-        send) and the realtime stand-in."""
+        send) and the realtime stand-in. Returns how many deliveries were still pending."""
         self.scenarios.stop_all()
-        self.webhooks.stop()
+        dropped = self.webhooks.stop()
+        dropped += self.webhooks.pending_count()  # still in flight past the workers' grace
         self.stop_realtime()
+        return dropped
 
     def start_scenario(self) -> None:
         """Play the scenario the settings name, if any (it was checked at build)."""
@@ -113,10 +110,14 @@ def build(settings: Settings) -> MockState:
     fixtures = fixtures_module.load(settings.fixtures_path, spec)
     clock = Clock(settings.clock)
     store = Store(fixtures, settings.seed)
-    events = EventBus(spec, store, clock, settings.seed)
+    events = EventBus(spec, store, clock, settings.seed,
+                      EventLog(settings.events_log_size, settings.events_log_bytes))
     webhooks = WebhookDispatcher(store, settings.seed, settings.webhook_retry_schedule,
-                                 settings.allowed_webhook_hosts, settings.webhook_timeout_s)
+                                 settings.allowed_webhook_hosts, settings.webhook_timeout_s,
+                                 clock, settings.webhook_log_size, settings.webhook_log_bytes)
     events.add_sink(webhooks)
+    store.on_organisations_off = events.organisations_off
+    store.on_endpoints_off = webhooks.endpoints_off
     scenarios = ScenarioPlayer(events)
     if settings.scenario:
         scenarios.add(load_scenario(settings.scenario, events))

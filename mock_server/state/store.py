@@ -1,6 +1,9 @@
 """The mock's state: organisations, principals and webhook endpoints, behind one lock.
 
-Every method is one atomic step, so concurrent requests see a consistent state.
+Every method is one atomic step, so concurrent requests see a consistent state. It is also
+the one path for every change of state (events API, control API, snapshot, state file,
+reset): whatever turns an organisation off tells `on_organisations_off`, so the event sinks
+disconnect its realtime users and cancel its deliveries whichever door the change came in by.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from ..events.webhooks.endpoints import derived_secret
+from envoy_events_kit.instants import InstantError, parse_instant
+
+from ..events.webhooks.endpoints import derived_secret, secret_problem
 from .fixtures import Fixtures
 from .model import Organisation, Principal, WebhookEndpoint
 
@@ -26,14 +31,24 @@ class Store:
         self._lock = threading.RLock()
         #: Called with the store's lock held after every change (see `persistence`).
         self.on_change: Callable[[Store], None] | None = None
+        #: Called, outside the lock, with the organisations a change turned off.
+        self.on_organisations_off: Callable[[list[str]], None] | None = None
+        #: Called, outside the lock, with the webhook endpoints a change deleted (or pointed
+        #: elsewhere), so that what is queued for them is cancelled.
+        self.on_endpoints_off: Callable[[list[str]], None] | None = None
+        self._orgs: dict[str, Organisation] = {}
         self.reset()
 
     def reset(self) -> None:
+        """Back to the fixtures (organisations the fixtures have off are turned off)."""
         with self._lock:
+            before = self._provisioned()
             self._orgs = self._with_secrets(self.fixtures.fresh_organisations())
             self._principals = dict(self.fixtures.principals)
             self._serial = 0
             self._changed()
+            turned_off = before - self._provisioned()
+        self._turned_off(turned_off)
 
     def _with_secrets(self, orgs: dict[str, Organisation]) -> dict[str, Organisation]:
         """Endpoints without a secret (fixtures, old state files) get the derived one."""
@@ -51,6 +66,21 @@ class Store:
         if self.on_change is not None:
             self.on_change(self)
 
+    def _provisioned(self) -> set[str]:
+        return {org.id for org in self._orgs.values() if org.provisioned}
+
+    def _turned_off(self, org_ids: Iterable[str]) -> None:
+        if org_ids and self.on_organisations_off is not None:
+            self.on_organisations_off(sorted(org_ids))
+
+    def _endpoints(self) -> set[tuple[str, str]]:
+        return {(e.id, e.url) for org in self._orgs.values() for e in org.webhook_endpoints}
+
+    def _endpoints_gone(self, before: set[tuple[str, str]]) -> None:
+        gone = {endpoint_id for endpoint_id, _ in before - self._endpoints()}
+        if gone and self.on_endpoints_off is not None:
+            self.on_endpoints_off(sorted(gone))
+
     # -- persistence --------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """What a restart must keep: organisations, created principals, the id counter."""
@@ -61,7 +91,9 @@ class Store:
                     {"id": org.id, "name": org.name, "provisioned": org.provisioned,
                      "webhook_endpoints": [
                          {"id": e.id, "url": e.url, "secret": e.secret,
-                          "event_types": list(e.event_types) if e.event_types else None}
+                          # [] (wants nothing) and None (wants every type) stay apart
+                          "event_types": (list(e.event_types)
+                                          if e.event_types is not None else None)}
                          for e in org.webhook_endpoints]}
                     for org in sorted(self._orgs.values(), key=lambda o: o.id)
                 ],
@@ -76,25 +108,54 @@ class Store:
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         """Replace organisations and created principals with a `snapshot()`'s (fixture
-        principals stay as the fixtures file says)."""
+        principals stay as the fixtures file says). Everything is checked before anything
+        changes: ValueError (KeyError, TypeError) leaves the store as it was."""
         orgs = {
             o["id"]: Organisation(o["id"], o["provisioned"],
-                                  [_endpoint(e) for e in o["webhook_endpoints"]], o.get("name"))
-            for o in snapshot["organisations"]
+                                  [_endpoint(e, f"organisations/{i}/webhook_endpoints/{j}")
+                                   for j, e in enumerate(o["webhook_endpoints"])], o.get("name"))
+            for i, o in enumerate(snapshot["organisations"])
         }
         principals = dict(self.fixtures.principals)
-        for p in snapshot["principals"]:
-            expires_at = datetime.fromisoformat(p["expires_at"]) if p["expires_at"] else None
+        for number, p in enumerate(snapshot["principals"]):
+            try:  # the one parser: a naive or out-of-range instant is refused here
+                expires_at = parse_instant(p["expires_at"]) if p.get("expires_at") else None
+            except InstantError as exc:
+                raise ValueError(f"principals/{number}/expires_at: {exc}") from None
             principals[p["token"]] = Principal(p["token"], p["user_id"], p["org_id"],
-                                               frozenset(p["scopes"]), expires_at, p["name"])
+                                               frozenset(p["scopes"]), expires_at, p.get("name"))
         with self._lock:
+            before, endpoints = self._provisioned(), self._endpoints()
             self._orgs, self._principals = self._with_secrets(orgs), principals
             self._serial = int(snapshot["serial"])
             self._changed()
+            turned_off = before - self._provisioned()
+        self._turned_off(turned_off)
+        self._endpoints_gone(endpoints)
+
+    def adopt_fixture_organisations(self) -> list[str]:
+        """Add the fixtures' organisations the state lacks (added to the fixtures file after
+        the state was saved), as the fixtures have them; their ids."""
+        with self._lock:
+            fresh = self._with_secrets(self.fixtures.fresh_organisations())
+            added = sorted(set(fresh) - set(self._orgs))
+            for org_id in added:
+                self._orgs[org_id] = fresh[org_id]
+            if added:
+                self._changed()
+            return added
 
     # -- principals -------------------------------------------------------------------
     def principal(self, token: str) -> Principal | None:
         return self._principals.get(token)
+
+    def principals(self) -> list[Principal]:
+        """Fixture principals (by name), then created ones (in creation order)."""
+        with self._lock:
+            every = list(self._principals.values())
+        fixture = sorted((p for p in every if p.token in self.fixtures.principals),
+                         key=lambda p: p.name or "")
+        return fixture + [p for p in every if p.token not in self.fixtures.principals]
 
     def user_ids(self, org_id: str) -> list[str]:
         """Every user of the organisation the mock knows (fixtures and created principals)."""
@@ -122,14 +183,18 @@ class Store:
         return bool(org and org.provisioned)
 
     def set_provisioned(self, org_id: str, provisioned: bool) -> Organisation:
-        """Provision, or deprovision and delete every webhook endpoint; idempotent."""
+        """Provision, or deprovision and delete every webhook endpoint; idempotent (a
+        repeated deprovision tells the sinks again: nothing of the organisation stays)."""
         with self._lock:
             org = self._orgs.setdefault(org_id, Organisation(org_id))
             org.provisioned = provisioned
             if not provisioned:
                 org.webhook_endpoints.clear()
             self._changed()
-            return self._copy(org)
+            copy = self._copy(org)
+        if not provisioned:
+            self._turned_off([org_id])
+        return copy
 
     def organisation(self, org_id: str) -> Organisation | None:
         with self._lock:
@@ -143,7 +208,11 @@ class Store:
     # -- webhook endpoints ------------------------------------------------------------
     def add_endpoint(self, org_id: str, url: str, secret: str | None = None,
                      event_types: Iterable[str] | None = None) -> WebhookEndpoint | None:
-        """A new endpoint with the given secret, or one derived from the seed."""
+        """A new endpoint with the given secret, or one derived from the seed; ValueError
+        (naming the field) for a secret the signing library cannot use."""
+        problem = secret and secret_problem(secret)
+        if problem:
+            raise ValueError(f"secret: {problem}")
         with self._lock:
             org = self._orgs.get(org_id)
             if org is None:
@@ -158,6 +227,7 @@ class Store:
             return endpoint
 
     def delete_endpoint(self, org_id: str, endpoint_id: str) -> bool:
+        """Delete one endpoint; what is queued for it is cancelled (`on_endpoints_off`)."""
         with self._lock:
             org = self._orgs.get(org_id)
             if org is None:
@@ -167,15 +237,22 @@ class Store:
             org.webhook_endpoints[:] = kept
             if found:
                 self._changed()
-            return found
+        if found and self.on_endpoints_off is not None:
+            self.on_endpoints_off([endpoint_id])
+        return found
 
     @staticmethod
     def _copy(org: Organisation) -> Organisation:
         return Organisation(org.id, org.provisioned, list(org.webhook_endpoints), org.name)
 
 
-def _endpoint(saved: dict[str, Any]) -> WebhookEndpoint:
-    """An endpoint from a snapshot (files written before secrets existed have none)."""
+def _endpoint(saved: dict[str, Any], where: str) -> WebhookEndpoint:
+    """An endpoint from a snapshot (files written before secrets existed have none); a
+    secret the signing library cannot use is a ValueError naming the field."""
     types = saved.get("event_types")
-    return WebhookEndpoint(saved["id"], saved["url"], saved.get("secret", ""),
+    secret = saved.get("secret") or ""
+    problem = secret and secret_problem(secret)
+    if problem:
+        raise ValueError(f"{where}/secret: {problem}")
+    return WebhookEndpoint(saved["id"], saved["url"], secret,
                            tuple(types) if types is not None else None)

@@ -1,7 +1,8 @@
 """Broken servers, each breaking exactly one rule of the contract.
 
-`expect` lists what the suite's output must contain for the kill to count: the name of the
-broken rule (a `rule <name>` of the contract suite's checks/tests, or a Schemathesis check).
+`expect` lists the rules the suite may name for the kill to count: the output must hold a
+`rule <name>:` line of the contract suite for one of them (a generic Schemathesis phrase such
+as "Server error" is no evidence of which rule caught it).
 """
 
 from __future__ import annotations
@@ -181,7 +182,7 @@ class ConnectionTokenWithForeignChannel(RewriteTokens):
 
 class ServerErrorOnBadBody(Broken):
     breaks = "answers 500 to a subscription request whose body is not JSON"
-    expect = ("subscription-bad-body-400", "Server error")
+    expect = ("subscription-bad-body-400",)
 
     def handle(self, request: Request) -> Response:
         response = self.forward(request)
@@ -272,7 +273,7 @@ class DeprovisionKeepsWebhooks(Broken):
 
 class ProvisionAnswers200(Broken):
     breaks = "provision answers 200 with a body instead of 204"
-    expect = ("provision-204", "Undocumented HTTP status code")
+    expect = ("provision-204",)
 
     def handle(self, request: Request) -> Response:
         response = self.forward(request)
@@ -283,7 +284,7 @@ class ProvisionAnswers200(Broken):
 
 class NoWwwAuthenticate(Broken):
     breaks = "401 without a WWW-Authenticate header"
-    expect = ("unauthorized-www-authenticate", "Missing required headers")
+    expect = ("unauthorized-www-authenticate",)
 
     def handle(self, request: Request) -> Response:
         response = self.forward(request)

@@ -11,18 +11,23 @@ import contextlib
 import ctypes
 import http.client
 import json
+import os
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from envoy_events_kit.net import free_port
+
+from .workdir import WorkDir
+
 START_TIMEOUT_S = 10.0
+#: How long `/health` may take before Centrifugo counts as not answering.
+HEALTH_TIMEOUT_S = 0.5
 PORT_TRIES = 3
 
 
@@ -34,12 +39,6 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 class Centrifugo:
@@ -55,7 +54,7 @@ class Centrifugo:
         self._make_config = make_config
         self._on_exit = on_exit
         self._proc: subprocess.Popen[bytes] | None = None
-        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._dir: WorkDir | None = None
         self._stopping = False
         self.started_in_s: float | None = None
 
@@ -85,7 +84,7 @@ class Centrifugo:
         """Start and wait until `/health` answers; RealtimeError with Centrifugo's own last
         log line when it cannot."""
         began = time.perf_counter()
-        self._dir = tempfile.TemporaryDirectory(prefix="envoy-events-centrifugo-")
+        self._dir = WorkDir()
         tries = 1 if self.requested_port else PORT_TRIES
         for attempt in range(tries):
             self.port = self.requested_port or free_port(self.host)
@@ -117,7 +116,7 @@ class Centrifugo:
     def log_tail(self) -> str:
         """Centrifugo's last log line (the reason it refused to start, usually)."""
         assert self._dir is not None
-        path = Path(self._dir.name, "centrifugo.log")
+        path = self._dir.path / "centrifugo.log"
         lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
         if not lines:
             return "it exited without saying why"
@@ -131,15 +130,18 @@ class Centrifugo:
     def _launch(self) -> str | None:
         """Run once on self.port; None when healthy, else why not."""
         assert self._dir is not None
-        config_path = Path(self._dir.name, "config.json")
-        config_path.write_text(json.dumps(self._make_config(self.port), indent=1))
-        config_path.chmod(0o600)  # it holds the signing secret and the API key
+        config_path = self._dir.path / "config.json"
+        # It holds the signing secret and the API key: 0600 from its first byte, and gone
+        # once Centrifugo has read it (see workdir.py).
+        fd = os.open(config_path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(self._make_config(self.port), handle, indent=1)
         try:
-            with Path(self._dir.name, "centrifugo.log").open("wb") as log:
+            with (self._dir.path / "centrifugo.log").open("wb") as log:
                 self._proc = subprocess.Popen(
                     [str(self.binary), "--config", str(config_path)],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    preexec_fn=_die_with_parent, cwd=self._dir.name,
+                    preexec_fn=_die_with_parent, cwd=self._dir.path,
                 )
         except OSError as exc:
             return f"cannot run {self.binary}: {exc.strerror or exc}"
@@ -148,14 +150,20 @@ class Centrifugo:
             if self._proc.poll() is not None:
                 return self.log_tail()
             if self._healthy():
+                config_path.unlink(missing_ok=True)  # read: Centrifugo does not read it again
                 return None
             time.sleep(0.02)
         self._proc.kill()
         self._proc.wait()
         return f"not healthy after {START_TIMEOUT_S:.0f} s ({self.log_tail()})"
 
-    def _healthy(self) -> bool:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=0.5)
+    def answering(self, timeout_s: float = HEALTH_TIMEOUT_S) -> bool:
+        """Alive and answering `/health` within `timeout_s`: a stopped (SIGSTOP) or wedged
+        Centrifugo is alive but does not answer."""
+        return self.alive() and self._healthy(timeout_s)
+
+    def _healthy(self, timeout_s: float = HEALTH_TIMEOUT_S) -> bool:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout_s)
         try:
             conn.request("GET", "/health")
             return conn.getresponse().status == 200
@@ -175,6 +183,5 @@ class Centrifugo:
 
     def _cleanup(self) -> None:
         if self._dir is not None:
-            with contextlib.suppress(OSError):
-                self._dir.cleanup()
+            self._dir.remove()
             self._dir = None

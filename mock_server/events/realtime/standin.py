@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ...api.tokens import Clock, format_instant
+from envoy_events_kit.instants import format_instant
+
+from ...api.tokens import Clock
 from .config import build_config, masked, new_api_key
 from .install import CENTRIFUGO_VERSION, find_binary
 from .process import Centrifugo, RealtimeError
@@ -62,4 +64,4 @@ class RealtimeStandIn:
         """What `/__mock__/state` shows (the API key only masked)."""
         return {"websocket_url": self.websocket_url, "api_url": self.process.api_url,
                 "api_key": masked(self.api_key), "centrifugo_version": CENTRIFUGO_VERSION,
-                "namespaces": self.namespaces, "running": self.process.alive()}
+                "namespaces": self.namespaces, "running": self.process.answering()}

@@ -1,18 +1,19 @@
-"""What an endpoint may be: its `whsec_` secret, and which URLs the mock will send to.
+"""An endpoint's `whsec_` secret: derived from the seed when none is given, and checked with
+the signing library wherever one comes in (control API, fixtures, snapshots, state files), so
+that a secret the library cannot sign with never reaches a delivery worker.
 
-Only loopback URLs by default, so a mock cannot be turned into a request cannon; more hosts
-with `--allow-webhook-host`.
+Where an endpoint may point is `targets`' business.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
-from collections.abc import Iterable
-from urllib.parse import urlsplit
+from datetime import UTC, datetime
 
 SECRET_BYTES = 32
+#: Standard Webhooks asks for 24 to 64 random bytes; fewer is refused.
+MIN_SECRET_BYTES = 24
 
 
 def derived_secret(seed: str, endpoint_id: str) -> str:
@@ -21,22 +22,18 @@ def derived_secret(seed: str, endpoint_id: str) -> str:
     return "whsec_" + base64.b64encode(digest).decode()
 
 
-def url_problem(url: str, allowed_hosts: Iterable[str] = ()) -> str | None:
-    """Why the mock will not send to `url`, or None when it will."""
+def secret_problem(secret: object) -> str | None:
+    """Why `secret` cannot sign deliveries, or None. Never says what the secret is."""
+    from standardwebhooks import Webhook
+
+    if not isinstance(secret, str) or not secret.startswith("whsec_"):
+        return "must be `whsec_` followed by base64"
     try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        return f"{url!r} is not a URL"
-    if parts.scheme not in ("http", "https") or not host:
-        return f"{url!r} is not an http(s) URL"
-    if host in set(allowed_hosts) or host == "localhost":
-        return None
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return None
-    except ValueError:
-        pass
-    return (f"{host!r} is not a loopback address: the mock only delivers to this machine "
-            "unless started with --allow-webhook-host " + host)
+        Webhook(secret).sign("msg_check", datetime.now(UTC), "{}")
+    except Exception:  # binascii.Error, EmptyWebhookSecretError, ...
+        return "`whsec_` must be followed by base64 the signing library can decode"
+    decoded = len(base64.b64decode(secret.removeprefix("whsec_") + "=="))
+    if decoded < MIN_SECRET_BYTES:
+        return (f"decodes to {decoded} bytes; Standard Webhooks secrets are "
+                f"{MIN_SECRET_BYTES} to 64 bytes")
+    return None

@@ -68,6 +68,10 @@ class WebhookReceiver:
         return f"http://{host}:{port}/webhooks/envoy"
 
     def start(self) -> WebhookReceiver:
+        """Serve in the background; once (`with mock.webhook_receiver() as r` enters a
+        receiver that is already started)."""
+        if self._thread is not None:
+            return self
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="webhook-receiver", daemon=True)
         self._thread.start()

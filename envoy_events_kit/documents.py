@@ -1,4 +1,9 @@
-"""The kit's cache directory, and parsed YAML kept in it between runs.
+"""The one YAML loader of the kit: parsed documents kept in memory for the process and on
+disk between runs, and the kit's cache directory.
+
+Every part that reads the spec (the mock's validators, the claims schemas, the control
+client, the contract suite) asks `document(path)`: one parse per process, shared. The
+documents are shared, so callers treat them as read-only.
 
 Parsing the bundled spec takes ~40 ms, most of a pytest fixture's start; reading it back
 takes about a millisecond. Documents are kept as `marshal` data (plain values, no code) in
@@ -10,6 +15,7 @@ that cannot be read or written is ignored: the YAML is the truth, this only reme
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import marshal
 import os
@@ -17,6 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from envoy_events_kit import control_spec_path, spec_path
+
+#: libyaml's loader when PyYAML was built with it (several times faster), else Python's.
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def cache_root() -> Path:
@@ -44,3 +55,24 @@ def load_yaml(raw: bytes, loader: type) -> Any:
         partial.write_bytes(data)
         os.replace(partial, kept)  # readers see the whole file or none
     return document
+
+
+@functools.lru_cache(maxsize=16)
+def _document(path: Path, mtime_ns: int) -> Any:
+    return load_yaml(path.read_bytes(), LOADER)
+
+
+def document(path: Path) -> Any:
+    """The parsed YAML file, once per process (read again only when the file changes)."""
+    path = Path(path).resolve()
+    return _document(path, path.stat().st_mtime_ns)
+
+
+def spec_document() -> dict[str, Any]:
+    """The events API contract, `openapi/events.yaml`, parsed (read-only)."""
+    return document(spec_path())
+
+
+def control_spec_document() -> dict[str, Any]:
+    """The mock's control API, `openapi/mock-control.yaml`, parsed (read-only)."""
+    return document(control_spec_path())

@@ -1,12 +1,15 @@
-"""pytest11 entry point of envoy-events-kit.
+"""The pytest plugin (pytest11 entry point) of envoy-events-kit: a room of its own.
 
 Defines, once, the `--events-*` options shared by the integration-suite fixtures and the
-contract suite. Fixtures for integration suites live here too (kept few and short).
+contract suite (`contract_tests/`, which only reads them), and the few short fixtures an
+integration suite gets: `events_mock`, `events_realtime`, `events_webhook_receiver`,
+`events_base_url`, `events_token`. The logic lives in `mock_server` (EventsMock).
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,12 +67,41 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Request rate limit against a deployment, e.g. 10/s (default 10/s).")
     group.addoption("--events-timeout", type=float, default=None,
                     help="Per-request timeout in seconds (default 10).")
+    group.addoption("--events-require-realtime", action="store_true", default=False,
+                    help="Contract suite: a realtime rule not checked (no binary, no URL, "
+                         "connect failed) makes the run 'could not check' (exit 3). Implied "
+                         "by --events-realtime-url. Env: ENVOY_EVENTS_REQUIRE_REALTIME.")
+    group.addoption("--events-summary", default=None, metavar="PATH",
+                    help="Contract suite: write the verdict (rows, reasons, coverage) as JSON "
+                         "to PATH (what `envoy-events contract --report` reads).")
     parser.addini("events_fixtures", "Fixtures file of the events_mock fixture, relative to "
                   "the ini file (like --events-fixtures).", default="")
     parser.addini("events_secret", "Signing secret of the events_mock fixture "
                   "(like --events-secret).", default="")
     parser.addini("events_clock", f"Clock of the events_mock fixture (default {DEFAULT_CLOCK}; "
                   "like --events-clock).", default="")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """The contract suite under pytest-xdist's `-n`: refused on the controller, before any
+    worker starts (the workers would share one target's state and lose the verdict)."""
+    if getattr(config.option, "numprocesses", None) and any(map(_is_the_suite, config.args)):
+        pytest.exit("envoy-events contract suite: -n (pytest-xdist) is not supported: the "
+                    "suite runs in one process against one target, whose state its tests "
+                    "change; run it without -n", returncode=2)
+
+
+def _is_the_suite(arg: str) -> bool:
+    """`envoy_events_kit.contract_tests[...]`, or a path inside the suite's folder."""
+    if str(arg).startswith("envoy_events_kit.contract_tests"):
+        return True
+    spec = importlib.util.find_spec("envoy_events_kit.contract_tests")
+    if spec is None or not spec.origin:
+        return False
+    suite = Path(spec.origin).resolve().parent
+    path = Path(str(arg).split("::")[0]).resolve()
+    return path == suite or suite in path.parents
 
 
 # -- fixtures for integration suites ---------------------------------------------------------
@@ -141,11 +173,17 @@ def events_realtime_session(pytestconfig: pytest.Config) -> Iterator[EventsRealt
     """A mock with a real Centrifugo beside it, one per session (per xdist worker). Its clock
     is real: Centrifugo judges token expiry by the real time."""
     from envoy_events_kit.mock_server.events.realtime import RealtimeUnavailable, find_binary
+    from envoy_events_kit.mock_server.events.realtime.install import (
+        NotInstalled,
+        not_installed_for_pytest,
+    )
     from envoy_events_kit.mock_server.serving.handle import EventsRealtime
 
     try:
         find_binary()
-    except RealtimeUnavailable as exc:
+    except NotInstalled:
+        pytest.skip(f"realtime stand-in unavailable: {not_installed_for_pytest()}")
+    except RealtimeUnavailable as exc:  # ENVOY_EVENTS_CENTRIFUGO names no executable file
         pytest.skip(f"realtime stand-in unavailable: {exc}")
     settings = {**_mock_settings(pytestconfig), "clock": "real", "realtime": True}
     with EventsRealtime.start(settings) as mock:

@@ -1,0 +1,7 @@
+"""The parity run (`envoy-events parity`): a deployment and a mock that mirrors its caller,
+asked the same questions, every difference reported by rule."""
+
+from .mirror import Mirror
+from .runner import ParityOptions, ParityResult, run
+
+__all__ = ["Mirror", "ParityOptions", "ParityResult", "run"]
