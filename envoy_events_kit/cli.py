@@ -350,7 +350,8 @@ def parity(base_url: str, token: str, admin_token: str | None, expired_token: st
 
     Exits 0 when the two agree, 1 when they differ, 3 when a side could not be checked.
     Read-only unless --allow-destructive."""
-    from envoy_events_kit.parity.runner import ParityOptions, run, summary, write_reports
+    from envoy_events_kit.parity import ParityOptions, run
+    from envoy_events_kit.parity.report import summary, write_reports
 
     if allow_destructive and not admin_token:
         raise click.UsageError("--allow-destructive needs --admin-token")

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from envoy_events_kit.parity import ParityOptions, run
-from envoy_events_kit.parity.runner import summary
+from envoy_events_kit.parity.report import summary
 from envoy_events_kit.proxy import ProxyApp, ProxyServer, Validator
 from tests.independent_server import BOSS, CALLER, ORG, SECRET, TOKENS, IndependentServer
 from tests.served import serve

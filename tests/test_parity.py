@@ -22,7 +22,7 @@ from envoy_events_kit.mock_server import MockServer, create_app
 
 from envoy_events_kit.net import free_port
 from envoy_events_kit.parity import ParityOptions, run
-from envoy_events_kit.parity.runner import markdown, summary, write_reports
+from envoy_events_kit.parity.report import markdown, summary, write_reports
 from tests.conftest import ACME, ADA, GLOBEX, OTHER_ORG, READER, RITA
 from tests.served import serve
 

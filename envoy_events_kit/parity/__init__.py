@@ -2,6 +2,7 @@
 asked the same questions, every difference reported by rule."""
 
 from .mirror import Mirror
-from .runner import ParityOptions, ParityResult, run
+from .result import ParityOptions, ParityResult
+from .runner import run
 
 __all__ = ["Mirror", "ParityOptions", "ParityResult", "run"]

@@ -7,21 +7,19 @@
 2. Start the built-in mock with fixtures that mirror it (`mirror.Mirror`).
 3. Send every probe (`probes.probes`) to the target, then the same to the mock, and compare
    the answers (`compare.compare`).
-4. Report each difference once, by rule, with the request that shows it (tokens redacted);
-   exit 0 when the two agree, 1 when they differ, 3 when a side could not be checked.
+4. Report each difference once, by rule, with the request that shows it (tokens redacted;
+   `report.py`): exit 0 when the two agree, 1 when they differ, 3 when a side could not be
+   checked.
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import requests
 
-from envoy_events_kit.contract_tests.drift import assumptions as spec_assumptions
 from envoy_events_kit.contract_tests.runner import cli_words
 from envoy_events_kit.contract_tests.target import (
     CONNECTION,
@@ -33,96 +31,13 @@ from envoy_events_kit.contract_tests.target import (
     open_target,
     unverified_claims,
 )
-from envoy_events_kit.proxy.report import describe_request, junit, redact, write_json
+from envoy_events_kit.proxy.report import describe_request, redact
 
-from .compare import Answer, Difference, compare
+from .compare import Answer, compare
 from .generated import generated_probes
 from .mirror import ADMIN, CALLER, EXPIRED, Mirror, Principal
 from .probes import Probe, probes
-
-AGREE, DIFFER, UNCHECKED = 0, 1, 3
-OPERATIONS = {"/events/connection_token": "getConnectionToken",
-              "/events/subscription_token": "getSubscriptionToken",
-              "/events/provision": "provisionEvents", "/events/deprovision": "deprovisionEvents"}
-CONFIRMED, DIFFERS, NOT_CHECKED = "confirmed", "DIFFERS", "not checked"
-#: Assumptions that only some kinds of difference break (the error shape is not broken by
-#: a 200 where a 403 was due; that is the status rule's business).
-ASSUMPTION_RULES = {"Error": {"content-type", "json-shape", "error-code"}}
-
-
-@dataclass
-class ParityOptions:
-    base_url: str
-    token: str = field(repr=False)
-    admin_token: str | None = field(default=None, repr=False)
-    expired_token: str | None = field(default=None, repr=False)
-    allow_destructive: bool = False
-    rate_limit: str | None = None
-    timeout: float = 10.0
-    report_dir: Path | None = None
-    write_fixtures: Path | None = None
-    #: Generated channels per kind (the contract suite's Hypothesis strategies).
-    examples: int = 10
-
-
-@dataclass
-class Outcome:
-    """One probe's result: its differences, or why a side could not be asked."""
-
-    probe: Probe
-    request: str
-    differences: list[Difference] = field(default_factory=list)
-    unchecked: str | None = None
-
-
-@dataclass
-class ParityResult:
-    mirror: Mirror | None
-    outcomes: list[Outcome] = field(default_factory=list)
-    stopped: str | None = None  # why the run could not start
-
-    @property
-    def differences(self) -> int:
-        return sum(len(o.differences) for o in self.outcomes)
-
-    @property
-    def unchecked(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.unchecked]
-
-    @property
-    def exit_code(self) -> int:
-        if self.stopped:
-            return UNCHECKED
-        if self.differences:
-            return DIFFER
-        return UNCHECKED if self.unchecked else AGREE
-
-    def by_rule(self) -> dict[str, list[tuple[str, int, str]]]:
-        """rule -> (probe and detail, times seen, first request), each difference once."""
-        grouped: dict[str, dict[str, list[Any]]] = {}
-        for outcome in self.outcomes:
-            for diff in outcome.differences:
-                key = f"{outcome.probe.name}: {diff.detail}"
-                entry = grouped.setdefault(diff.rule, {}).setdefault(key, [0, outcome.request])
-                entry[0] += 1
-        return {rule: [(key, count, request) for key, (count, request) in entries.items()]
-                for rule, entries in sorted(grouped.items())}
-
-    def assumptions(self) -> dict[str, str]:
-        """Each `x-assumed` behaviour of the spec: confirmed (every probe relying on it
-        agreed), DIFFERS, or not checked."""
-        verdicts: dict[str, str] = {}
-        for outcome in self.outcomes:
-            if outcome.unchecked:
-                continue
-            for key in outcome.probe.assumptions:
-                relevant = ASSUMPTION_RULES.get(key)
-                if any(relevant is None or d.rule in relevant for d in outcome.differences):
-                    verdicts[key] = DIFFERS
-                else:
-                    verdicts.setdefault(key, CONFIRMED)
-        return {key: verdicts.get(key, NOT_CHECKED) for key in spec_assumptions()}
-
+from .result import OPERATIONS, Outcome, ParityOptions, ParityResult
 
 # -- learning the target --------------------------------------------------------------------
 
@@ -283,87 +198,3 @@ def _leave_as_found(options: ParityOptions, target: Target, provisioned: bool) -
         pass
     finally:
         target.stop()
-
-
-# -- reporting ----------------------------------------------------------------------------
-
-def summary(result: ParityResult, options: ParityOptions) -> str:
-    if result.stopped:
-        return f"envoy-events parity: {result.stopped}"
-    mirror = result.mirror
-    assert mirror is not None
-    me = mirror.caller.identity
-    destructive = sum(1 for o in result.outcomes if o.probe.destructive)
-    lines = [f"envoy-events parity: {options.base_url} against the mock mirroring it, as "
-             f"{me.user_id} of {me.org_id} (namespaces {', '.join(me.namespaces) or 'none'}; "
-             f"{'provisioned' if mirror.provisioned else 'not provisioned'})",
-             f"  {len(result.outcomes)} requests to each side ({destructive} destructive), "
-             f"{result.differences} differences, {len(result.unchecked)} not checked"]
-    grouped = result.by_rule()
-    if grouped:
-        lines.append("differences by rule:")
-    for rule, entries in grouped.items():
-        lines.append(f"  {rule} ({sum(count for _, count, _ in entries)})")
-        for key, count, request in entries:
-            lines.append(f"    {key}" + (f"  (x{count})" if count > 1 else ""))
-            lines.append(f"      {request}")
-    for outcome in result.unchecked:
-        lines.append(f"  not checked: {outcome.probe.name}: {outcome.unchecked}")
-    lines.append("x-assumed behaviours (does the target answer as the mock assumes?):")
-    for key, verdict in result.assumptions().items():
-        lines.append(f"  {key:<34} {verdict}")
-    verdict = {AGREE: "the two agree", DIFFER: "they differ",
-               UNCHECKED: "a side could not be checked"}[result.exit_code]
-    lines.append(f"parity: {verdict} (exit {result.exit_code})")
-    return "\n".join(lines)
-
-
-def markdown(result: ParityResult, options: ParityOptions) -> str:
-    lines = ["# envoy-events parity report", "", "```", summary(result, options), "```", ""]
-    if result.stopped:
-        return "\n".join(lines)
-    lines += ["## Differences", ""]
-    grouped = result.by_rule()
-    if not grouped:
-        lines.append("None: the target and the mirrored mock answered every request alike.")
-    for rule, entries in grouped.items():
-        lines += [f"### `{rule}`", "", "| request | difference | seen |", "|---|---|---:|"]
-        for key, count, request in entries:
-            probe, _, detail = key.partition(": ")
-            lines.append(f"| `{request}` ({probe}) | {detail} | {count} |")
-        lines.append("")
-    lines += ["## x-assumed behaviours", "", "| assumption | verdict |", "|---|---|"]
-    lines += [f"| {key} | {verdict} |" for key, verdict in result.assumptions().items()]
-    return "\n".join(lines) + "\n"
-
-
-def write_reports(result: ParityResult, options: ParityOptions, directory: Path) -> list[Path]:
-    """parity-report.md, parity-report.json and parity-junit.xml (a test case per request)."""
-    from envoy_events_kit.proxy.report import RuleTally
-
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = [directory / "parity-report.md", directory / "parity-report.json",
-             directory / "parity-junit.xml"]
-    paths[0].write_text(markdown(result, options), encoding="utf-8")
-    write_json(paths[1], {
-        "base_url": options.base_url, "exit_code": result.exit_code, "stopped": result.stopped,
-        "requests": len(result.outcomes), "difference_count": result.differences,
-        "differences": {rule: [{"difference": key, "count": count, "request": request}
-                               for key, count, request in entries]
-                        for rule, entries in result.by_rule().items()},
-        "not_checked": [{"probe": o.probe.name, "why": o.unchecked} for o in result.unchecked],
-        "assumptions": result.assumptions()})
-    cases: list[tuple[str, RuleTally | None]] = []
-    for outcome in result.outcomes:
-        tally = None
-        if outcome.differences:
-            first = outcome.differences[0]
-            tally = RuleTally(first.rule, len(outcome.differences), outcome.request,
-                              first.detail, {f"{d.rule}: {d.detail}": 1
-                                             for d in outcome.differences})
-        cases.append((outcome.probe.name, tally))
-    if result.stopped:
-        cases = [("reach the target", RuleTally("unreachable", 1, "", result.stopped))]
-    junit("envoy-events-parity", cases, paths[2],
-          {f"x-assumed {key}": value for key, value in result.assumptions().items()})
-    return paths
