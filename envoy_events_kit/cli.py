@@ -336,6 +336,12 @@ def proxy(upstream: str, host: str, port: int, errors: bool, report_dir: Path | 
 @click.option("--write-fixtures", type=click.Path(dir_okay=False, path_type=Path),
               metavar="FILE", help="Also write the mirrored fixtures (for `envoy-events mock "
                                    "--fixtures FILE`): the target's ids, generated tokens.")
+@click.option("--realtime-url", envvar="ENVOY_EVENTS_REALTIME_URL", show_envvar=True,
+              metavar="WS", help="The target's realtime server (ws://…/connection/websocket): "
+                                 "also compare connecting and subscribing there, with the "
+                                 "target's tokens, against the mock's own Centrifugo (needs "
+                                 "`envoy-events realtime install`). A side that cannot be "
+                                 "asked: exit 3.")
 @click.option("--examples", default=10, show_default=True, type=click.IntRange(0, 500),
               help="Generated channels per kind (own, another user's, another org's, an "
                    "ungranted namespace, malformed), derandomized; needs the contract extra.")
@@ -344,7 +350,8 @@ def proxy(upstream: str, host: str, port: int, errors: bool, report_dir: Path | 
               help="Per-request timeout in seconds.")
 def parity(base_url: str, token: str, admin_token: str | None, expired_token: str | None,
            allow_destructive: bool, report_dir: Path | None, write_fixtures: Path | None,
-           examples: int, rate_limit: str | None, timeout: float) -> None:
+           realtime_url: str | None, examples: int, rate_limit: str | None,
+           timeout: float) -> None:
     """Learn who TOKEN is on BASE_URL, start the mock with fixtures that mirror it, send
     the same requests to both and report every difference by rule (tokens redacted).
 
@@ -358,7 +365,8 @@ def parity(base_url: str, token: str, admin_token: str | None, expired_token: st
     options = ParityOptions(base_url=base_url, token=token, admin_token=admin_token,
                             expired_token=expired_token, allow_destructive=allow_destructive,
                             rate_limit=rate_limit, timeout=timeout, report_dir=report_dir,
-                            write_fixtures=write_fixtures, examples=examples)
+                            write_fixtures=write_fixtures, examples=examples,
+                            realtime_url=realtime_url)
     result = run(options, echo=click.echo)
     click.echo(summary(result, options))
     if report_dir is not None:

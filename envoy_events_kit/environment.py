@@ -23,7 +23,8 @@ KNOWN: dict[str, str] = {
     "ENVOY_EVENTS_ADMIN_TOKEN": "contract suite: token with the provisioning scope",
     "ENVOY_EVENTS_EXPIRED_TOKEN": "contract suite: an expired bearer token",
     "ENVOY_EVENTS_JWT_SECRET": "contract suite: the target's HS256 signing secret",
-    "ENVOY_EVENTS_REALTIME_URL": "contract suite: the target's realtime server",
+    "ENVOY_EVENTS_REALTIME_URL": "contract suite, envoy-events parity: the target's realtime "
+                                 "server",
     "ENVOY_EVENTS_REQUIRE_REALTIME": "contract suite: fail when a realtime rule is not checked",
     "ENVOY_EVENTS_REPORT": "contract suite: directory for the JUnit and Markdown report",
     "ENVOY_EVENTS_ALLOW_DESTRUCTIVE": "contract suite: permit provision/deprovision",

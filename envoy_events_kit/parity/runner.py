@@ -135,14 +135,15 @@ def run(options: ParityOptions, echo: Callable[[str], None] = print) -> ParityRe
 
 def _compare_all(options: ParityOptions, target: Target, mirror: Mirror, secrets: list[str],
                  echo: Callable[[str], None]) -> ParityResult:
-    from envoy_events_kit.mock_server import MockServer
+    from . import realtime
 
     with tempfile.TemporaryDirectory(prefix="envoy-events-parity-") as tmp:
         fixtures = Path(tmp) / "mirror.yaml"
         mirror.write(fixtures)
         try:
-            mock = MockServer({"fixtures_path": fixtures, "clock": "real",
-                               "token_ttl": mirror.token_ttl}).start()
+            mock, realtime_problem = realtime.start_mock(
+                {"fixtures_path": fixtures, "clock": "real", "token_ttl": mirror.token_ttl},
+                realtime=bool(options.realtime_url))
         except Exception as exc:  # noqa: BLE001 - one sentence, exit 3
             return ParityResult(mirror, stopped=f"the mirrored mock did not start: {exc}")
         target_tokens = {CALLER: options.token, ADMIN: options.admin_token or "",
@@ -161,6 +162,9 @@ def _compare_all(options: ParityOptions, target: Target, mirror: Mirror, secrets
             for probe in [*fixed[:split], *(generated or []), *fixed[split:]]:
                 result.outcomes.append(_one(probe, target, mock.url, local, target_tokens,
                                             mock_tokens, secrets, options.timeout))
+            if options.realtime_url:  # the realtime questions, with each side's own tokens
+                result.outcomes += realtime.compare(options, target, mirror, mock,
+                                                    realtime_problem, secrets)
         finally:
             local.close()
             mock.stop()
