@@ -201,19 +201,29 @@ def _channels(listed: str) -> set[str]:
     return {c for c in listed.strip("[]").split(", ") if c}
 
 
+#: rule -> the question whose answer it needs on both sides, and that answer (the
+#: subscription token opens no other channel: asked only if it opens its own).
+NEEDS = {"realtime-subscriptions": ("realtime-connect", CONNECTED),
+         "realtime-own-user-channel": ("realtime-connect", CONNECTED),
+         "realtime-foreign-user-channel": ("realtime-connect", CONNECTED),
+         "realtime-foreign-org-channel": ("realtime-connect", CONNECTED),
+         "realtime-token-bound-to-channel": ("realtime-own-user-channel", "subscribed")}
+
+
 def judge(questions: list[RealtimeStep], theirs: dict[str, str], ours: dict[str, str],
           request: Callable[[RealtimeStep], str]) -> list[Outcome]:
-    """One outcome per question. Without a connection on both sides, the questions that
-    need one are not checked (one cause, one difference: the connect question's)."""
+    """One outcome per question. A question whose premise (`NEEDS`) did not hold on both
+    sides is not checked: one cause, one difference (the premise's)."""
     outcomes: list[Outcome] = []
-    connect = (theirs.get("realtime-connect", ""), ours.get("realtime-connect", ""))
     for step in questions:
         outcome = Outcome(step, request(step))
         a, b = theirs.get(step.name, ""), ours.get(step.name, "")
-        if step.rule != "realtime-connect" and connect != (CONNECTED, CONNECTED):
-            outcome.unchecked = (f"realtime-connect: target {connect[0]}, mock {connect[1]}"
-                                 if connect[0] != connect[1] else
-                                 f"neither side connected: {connect[0]}")
+        needed = NEEDS.get(step.rule)
+        if needed and (theirs.get(needed[0]), ours.get(needed[0])) != (needed[1], needed[1]):
+            first = (theirs.get(needed[0], ""), ours.get(needed[0], ""))
+            outcome.unchecked = (f"{needed[0]}: target {first[0]}, mock {first[1]}"
+                                 if first[0] != first[1] else
+                                 f"{needed[0]} on both sides: {first[0]}")
         elif step.rule == "realtime-connect" and a == b and a != CONNECTED:
             outcome.unchecked = f"neither side connected: {a}"
         elif a != b:

@@ -29,8 +29,11 @@ def summary(result: ParityResult, options: ParityOptions) -> str:
         for key, count, request in entries:
             lines.append(f"    {key}" + (f"  (x{count})" if count > 1 else ""))
             lines.append(f"      {request}")
+    reasons: dict[str, list[str]] = {}  # one cause, one line (e.g. a realtime URL)
     for outcome in result.unchecked:
-        lines.append(f"  not checked: {outcome.probe.name}: {outcome.unchecked}")
+        reasons.setdefault(outcome.unchecked or "", []).append(outcome.probe.name)
+    for why, names in reasons.items():
+        lines.append(f"  not checked ({', '.join(names)}): {why}")
     lines.append("x-assumed behaviours (does the target answer as the mock assumes?):")
     for key, verdict in result.assumptions().items():
         lines.append(f"  {key:<34} {verdict}")
