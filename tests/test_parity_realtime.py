@@ -33,6 +33,7 @@ from envoy_events_kit.net import free_port
 from envoy_events_kit.parity import ParityOptions, run
 from envoy_events_kit.parity.realtime import RealtimeStep
 from envoy_events_kit.parity.result import ParityResult
+from tests.conftest import NO_SCOPES
 from tests.realtime_parts import centrifugo_or_skip
 from tests.test_contract_realtime import (
     ChannelsClaimIgnored,
@@ -254,6 +255,20 @@ def test_the_mocks_centrifugo_not_starting_is_exit_3_and_the_http_side_still_com
                          f"$ENVOY_EVENTS_CENTRIFUGO={missing}: no executable file there"), line
     assert re.search(r"\b(\d{2,}) requests to each side \(0 destructive\), 0 differences, "
                      r"7 not checked", output), output
+
+
+def test_a_caller_granted_no_channel_leaves_the_subscribing_questions_not_checked(
+        realtime_mock):
+    """Connecting is asked (and agrees); subscribing needs an own channel: not checked,
+    one line, exit 3 (as the contract suite's realtime rules say "could not check")."""
+    code, output = cli("--base-url", realtime_mock.url, "--token", NO_SCOPES, "--realtime-url",
+                       realtime_mock.state.realtime.websocket_url)
+    assert code == 3, output
+    line = _one_line(output, "grants no channel")
+    assert line == ("  not checked (realtime-own-user-channel, realtime-foreign-user-channel, "
+                    "realtime-foreign-org-channel, realtime-token-bound-to-channel): the "
+                    "connection token grants no channel: no own channel to subscribe to"), line
+    assert "0 differences, 4 not checked" in output, output
 
 
 def test_the_env_var_names_the_realtime_url(plain_mock):

@@ -31,8 +31,11 @@ from .probes import OTHER_ORG, OTHER_USER
 from .result import Outcome, ParityOptions
 
 CONNECTED = "connected"
-#: Questions asked on one connection that needs the caller's own channel.
-NEEDS_CHANNEL = "the connection token grants no channel: no channel to subscribe to"
+#: Why the subscribing questions are not asked of a caller granted no namespace.
+NEEDS_CHANNEL = "the connection token grants no channel: no own channel to subscribe to"
+#: The questions that subscribe to a channel of the caller's first granted namespace.
+SUBSCRIBING = ("realtime-own-user-channel", "realtime-foreign-user-channel",
+               "realtime-foreign-org-channel", "realtime-token-bound-to-channel")
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,9 @@ def steps(me: Identity) -> list[RealtimeStep]:
                           "connect with a connection token from the API"),
              RealtimeStep("realtime-subscriptions", "realtime-subscriptions",
                           "server-side subscriptions after connecting")]
-    if not me.namespaces:
-        return found
+    if not me.namespaces:  # asked of neither side: not checked (NEEDS_CHANNEL)
+        return [*found, *(RealtimeStep(rule, rule, f"{rule}: no granted namespace")
+                          for rule in SUBSCRIBING)]
     ns, org, user = me.namespaces[0], me.org_id, me.user_id
     own = f"{ns}:{org}#{user}"
     subscribe = "subscribe to {} {}"
@@ -168,8 +172,8 @@ def ask(side: Side, questions: list[RealtimeStep]) -> dict[str, str]:
                 answers[step.name], listed = rt.run(_connect_and_list(side.url,
                                                                       side.connection_token))
                 answers["realtime-subscriptions"] = listed
-            elif step.rule == "realtime-subscriptions":
-                continue  # asked on the connect question's connection
+            elif step.rule == "realtime-subscriptions" or not step.channel:
+                continue  # asked on the connect question's connection; or not at all
             else:
                 sub_token, missing = "", None
                 if step.with_token:
@@ -219,7 +223,9 @@ def judge(questions: list[RealtimeStep], theirs: dict[str, str], ours: dict[str,
         outcome = Outcome(step, request(step))
         a, b = theirs.get(step.name, ""), ours.get(step.name, "")
         needed = NEEDS.get(step.rule)
-        if needed and (theirs.get(needed[0]), ours.get(needed[0])) != (needed[1], needed[1]):
+        if step.rule in SUBSCRIBING and not step.channel:
+            outcome.unchecked = NEEDS_CHANNEL
+        elif needed and (theirs.get(needed[0]), ours.get(needed[0])) != (needed[1], needed[1]):
             first = (theirs.get(needed[0], ""), ours.get(needed[0], ""))
             outcome.unchecked = (f"{needed[0]}: target {first[0]}, mock {first[1]}"
                                  if first[0] != first[1] else
