@@ -231,7 +231,7 @@ def judge(questions: list[RealtimeStep], theirs: dict[str, str], ours: dict[str,
                                  if first[0] != first[1] else
                                  f"{needed[0]} on both sides: {first[0]}")
         elif step.rule == "realtime-connect" and a == b and a != CONNECTED:
-            outcome.unchecked = f"neither side connected: {a}"
+            outcome.unchecked = f"realtime-connect on both sides: {a}"
         elif a != b:
             outcome.differences = [Difference(step.rule, _detail(step, a, b))]
         outcomes.append(outcome)
@@ -250,7 +250,8 @@ def start_mock(settings: dict[str, Any], realtime: bool) -> tuple[Any, str | Non
         try:
             return MockServer({**settings, "realtime": True}).start(), None
         except Exception as exc:  # noqa: BLE001 - one sentence, the steps not checked
-            why = f"the mirrored mock's realtime server did not start: {exc}"
+            first = next(iter(str(exc).strip().splitlines()), type(exc).__name__)
+            why = f"the mirrored mock's realtime server did not start: {first}"
     return MockServer(settings).start(), why
 
 
