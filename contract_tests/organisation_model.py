@@ -156,3 +156,25 @@ class OrganisationModel(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.target.get(OPERATION_PATHS["provisionEvents"], self.target.admin_token)
+
+    def scripted_walk(self) -> None:
+        """The scenario every server must get right, step by step, before the random walks:
+        deprovision refuses tokens (409, but 403 comes first), provision brings them back."""
+        me = self.me
+        try:
+            self.start_provisioned()
+            if self.has_control:
+                self.add_webhook_endpoint()
+            self.deprovision()
+            self.webhook_endpoints_match()
+            self.connection_token()
+            self.call("getSubscriptionToken", ACTOR, "not-provisioned-409", 409,
+                      "subscription_token(own channel)",
+                      body={"channel": f"{me.namespaces[0]}:{me.org_id}#{me.user_id}"})
+            self.call("getSubscriptionToken", ACTOR, "check-order-403-before-409", 403,
+                      "subscription_token(another org's channel)",
+                      body={"channel": f"{me.namespaces[0]}:org_{'Z' * 27}"})
+            self.provision()
+            self.connection_token()
+        finally:
+            self.teardown()

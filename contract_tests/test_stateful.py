@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from envoy_events_kit.contract_tests import strategies
 from envoy_events_kit.contract_tests.checks import Context
-from envoy_events_kit.contract_tests.organisation_model import ACTOR, OrganisationModel
+from envoy_events_kit.contract_tests.organisation_model import OrganisationModel
 from envoy_events_kit.contract_tests.target import (
     CONFIGURED,
     STATEFUL_STEPS,
@@ -38,25 +38,7 @@ def model(target: Target, rules: Context) -> type[OrganisationModel]:
 @pytest.mark.assumption("provisionEvents 204", "deprovisionEvents 204", "NotProvisioned")
 def test_deprovision_then_provision(model: type[OrganisationModel]) -> None:
     """The scenario every server must get right, step by step, before the random walks."""
-    machine = model()
-    me = machine.me
-    try:
-        machine.start_provisioned()
-        if machine.has_control:
-            machine.add_webhook_endpoint()
-        machine.deprovision()
-        machine.webhook_endpoints_match()
-        machine.connection_token()
-        machine.call("getSubscriptionToken", ACTOR, "not-provisioned-409", 409,
-                     "subscription_token(own channel)",
-                     body={"channel": f"{me.namespaces[0]}:{me.org_id}#{me.user_id}"})
-        machine.call("getSubscriptionToken", ACTOR, "check-order-403-before-409", 403,
-                     "subscription_token(another org's channel)",
-                     body={"channel": f"{me.namespaces[0]}:org_{'Z' * 27}"})
-        machine.provision()
-        machine.connection_token()
-    finally:
-        machine.teardown()
+    model().scripted_walk()
 
 
 @pytest.mark.destructive
