@@ -22,6 +22,7 @@ from broken_servers.base import (
     Broken,
     error,
 )
+from envoy_events_kit.contract_tests.client import ThrottledSession
 from envoy_events_kit.contract_tests.target import Identity
 from envoy_events_kit.mock_server import create_app
 from werkzeug.wrappers import Request, Response
@@ -52,10 +53,11 @@ class Recorder:
 
 
 class FakeTarget:
-    """What `Sides` needs of a target: its URL and its session."""
+    """What `Sides` needs of a target: its URL and its session (the suite's rate-limited
+    one, which counts what it sends)."""
 
     def __init__(self, base_url: str) -> None:
-        self.base_url, self.session = base_url, requests.Session()
+        self.base_url, self.session = base_url, ThrottledSession(rate=1000)
 
 
 @pytest.fixture
@@ -83,6 +85,8 @@ def test_schemathesis_cases_reach_both_sides_alike(two_recorders) -> None:
     outcomes = list(ask_schemathesis(sides, examples=5))
     assert outcomes and all(not o.unchecked and not o.differences for o in outcomes)
     assert without_credentials(target.seen) == without_credentials(mock.seen)
+    # Every request to the target went through the rate-limited session.
+    assert sides.target.session.sent == len(target.seen)
     # Each side got its own token, never the other's.
     assert {auth for *_, auth in target.seen} == {"Bearer target-caller-token"}
     assert {auth for *_, auth in mock.seen} == {"Bearer mock-caller-token"}
@@ -113,6 +117,7 @@ def test_walks_reach_both_sides_alike_and_end_provisioned(two_recorders) -> None
     mirror = Mirror("http://target", Principal(CALLER, ME), Principal(ADMIN_ROLE, ME, True))
     outcomes = ask_walks(sides, mirror, walks=10, steps=12)
     assert without_credentials(target.seen) == without_credentials(mock.seen)
+    assert sides.target.session.sent == len(target.seen)
     names = [o.probe.name for o in outcomes]
     assert any("scripted walk" in n for n in names)
     paths = Counter(path for path, *_ in target.seen)
