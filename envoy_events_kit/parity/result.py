@@ -40,6 +40,8 @@ class ParityOptions:
     write_fixtures: Path | None = None
     #: Generated channels per kind (the contract suite's Hypothesis strategies).
     examples: int = 10
+    #: Stateful walks of the contract suite's organisation model (with --allow-destructive).
+    walks: int = 10
     #: The target's realtime server (ws://…/connection/websocket): compare realtime outcomes.
     realtime_url: str | None = None
 
