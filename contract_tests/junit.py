@@ -67,7 +67,9 @@ def write_junit(path: str | Path, suite_name: str, cases: Iterable[Case], *,
     root.append(suite)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(root).write(target, encoding="utf-8", xml_declaration=True)
+    # pytest's own declaration (double quotes, no line break before the root).
+    target.write_text('<?xml version="1.0" encoding="utf-8"?>'
+                      + ET.tostring(root, encoding="unicode"), encoding="utf-8")
     return target
 
 

@@ -331,8 +331,9 @@ def proxy(upstream: str, host: str, port: int, errors: bool, report_dir: Path | 
               help="Permit provision/deprovision on the target (deprovision deletes its "
                    "webhook endpoints); needs --admin-token. The organisation ends as found.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
-              metavar="DIR", help="Write parity-report.md, parity-report.json and "
-                                  "parity-junit.xml here.")
+              metavar="DIR", help="Write junit.xml and summary.md here, in the contract "
+                                  "suite's formats (summary.md is also appended to "
+                                  "$GITHUB_STEP_SUMMARY when set), and report.json.")
 @click.option("--write-fixtures", type=click.Path(dir_okay=False, path_type=Path),
               metavar="FILE", help="Also write the mirrored fixtures (for `envoy-events mock "
                                    "--fixtures FILE`): the target's ids, generated tokens.")

@@ -8,6 +8,7 @@ difference names both.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -65,6 +66,19 @@ class Outcome:
     request: str
     differences: list[Difference] = field(default_factory=list)
     unchecked: str | None = None
+    #: side ("target", "mock") -> the HTTP status it answered (the report's status counts).
+    statuses: dict[str, int] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    def answered(self, side: str, status: int) -> None:
+        """Record one side's status; the step lasts until the last answer."""
+        self.statuses[side] = status
+        self.finished = time.monotonic()
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished or self.started) - self.started
 
 
 @dataclass
@@ -72,6 +86,8 @@ class ParityResult:
     mirror: Mirror | None
     outcomes: list[Outcome] = field(default_factory=list)
     stopped: str | None = None  # why the run could not start
+    #: When the run began (the JUnit timestamp and duration).
+    started: float = field(default_factory=time.time)
 
     @property
     def differences(self) -> int:

@@ -176,11 +176,13 @@ def _one(probe: Probe, target: Target, mock_url: str, local: requests.Session,
     outcome = Outcome(probe, request)
     try:
         theirs = _send(target.session, target.base_url, probe, target_tokens, timeout)
+        outcome.answered("target", theirs.status)
     except requests.RequestException as exc:
         outcome.unchecked = f"the target did not answer ({type(exc).__name__})"
         return outcome
     try:
         ours = _send(local, mock_url, probe, mock_tokens, timeout)
+        outcome.answered("mock", ours.status)
     except requests.RequestException as exc:
         outcome.unchecked = f"the mock did not answer ({type(exc).__name__})"
         return outcome
