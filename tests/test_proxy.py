@@ -394,8 +394,9 @@ def test_cli_prints_and_writes_the_report_on_stop(tmp_path: Path) -> None:
     assert "contract violations (the server's answers): 1" in out and "jwt-iat-exp" in out
     assert "VIOLATION jwt-iat-exp" in err  # said as it happened, too
     written = {p.name for p in (tmp_path / "out").iterdir()}
-    assert written == {"proxy-report.json", "proxy-report.md", "proxy-junit.xml"}
-    assert "jwt-iat-exp" in (tmp_path / "out" / "proxy-junit.xml").read_text()
+    assert written == {"report.json", "summary.md", "junit.xml"}
+    junit = (tmp_path / "out" / "junit.xml").read_text()
+    assert 'name="jwt-iat-exp" time="0.000"><failure message="jwt-iat-exp: ' in junit
     for text in (out, err, *(p.read_text() for p in (tmp_path / "out").iterdir())):
         assert ADMIN not in text and not JWT.search(text)
 

@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import requests
 from broken_servers import MUTANTS
 from broken_servers.base import ADMIN, EXPIRED
 from envoy_events_kit.mock_server import MockServer, create_app
@@ -241,3 +242,88 @@ def test_a_step_not_checked_is_a_skipped_case(tmp_path: Path) -> None:
     assert suite is not None and (suite.get("skipped"), suite.get("failures")) == ("1", "0")
     skipped = suite.find("testcase/skipped")
     assert skipped is not None and skipped.get("message") == outcome.unchecked
+
+
+# -- the proxy's report ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def proxy_report(tmp_path_factory) -> tuple[Path, Path]:
+    """The proxy in front of a server whose tokens have iat after exp, after the README's
+    kinds of request (a token, a subscription token with a GET body, an unauthenticated
+    one), written as `--report DIR` writes it."""
+    from envoy_events_kit.proxy import ProxyApp, ProxyServer
+
+    out = tmp_path_factory.mktemp("proxy")
+    page = out / "step-summary.md"
+    served = serve(MUTANTS["iat-after-exp"](create_app({"clock": "real"})))
+    proxy = ProxyServer(ProxyApp(served.url)).start()
+    try:
+        auth = {"Authorization": f"Bearer {READER}"}
+        requests.get(f"{proxy.url}/events/connection_token", headers=auth, timeout=10)
+        requests.get(f"{proxy.url}/events/subscription_token", headers=auth, timeout=10,
+                     json={"channel": "shipments:" + "org_" + "x" * 27})
+        requests.get(f"{proxy.url}/events/connection_token", timeout=10)
+        old = os.environ.get("GITHUB_STEP_SUMMARY")
+        os.environ["GITHUB_STEP_SUMMARY"] = str(page)
+        try:
+            proxy.app.report.write(out / "report")
+        finally:
+            os.environ.pop("GITHUB_STEP_SUMMARY")
+            if old is not None:
+                os.environ["GITHUB_STEP_SUMMARY"] = old
+    finally:
+        proxy.stop()
+        served.stop()
+    return out / "report", page
+
+
+def test_proxy_junit_has_pytests_elements_and_one_case_per_rule(
+        proxy_report, contract_report: Path, pytest_junit: Path) -> None:
+    from envoy_events_kit.proxy.ci_report import SERVER_RULES
+
+    reference = {**shape(pytest_junit), **shape(contract_report / "junit.xml")}
+    ours = shape(proxy_report[0] / "junit.xml")
+    assert "testsuites/testsuite/testcase/failure" in ours
+    for where, names in ours.items():
+        assert reference.get(where) == names, (where, names, reference.get(where))
+    suite = ET.parse(proxy_report[0] / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("name") == "envoy-events-proxy"
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert set(cases) == set(SERVER_RULES)
+    failure = cases["jwt-iat-exp"].find("failure")
+    assert failure is not None and failure.get("message", "").startswith("jwt-iat-exp: ")
+    assert "GET /events/connection_token (Authorization: Bearer [redacted])" in failure.get(
+        "message", "")
+    assert suite.get("failures") == "1"
+    assert cases["jwt-signature"].find("skipped").get("message") == "no --jwt-secret"
+    assert cases["response-body-schema"].find("failure") is None  # checked, held
+
+
+def test_proxy_summary_has_the_contract_suites_sections(proxy_report,
+                                                        contract_report: Path) -> None:
+    ours = (proxy_report[0] / "summary.md").read_text()
+    assert ours.startswith("## Envoy events proxy: BROKEN (exit 1)\n\n`envoy-events proxy: "
+                           "BROKEN (exit 1); upstream http://127.0.0.1:")
+    their_headings, their_tables = sections((contract_report / "summary.md").read_text())
+    our_headings, our_tables = sections(ours)
+    assert our_headings[:2] == their_headings
+    for heading in their_headings:
+        assert our_tables[heading] == their_tables[heading] != ""
+    assert "| `jwt-iat-exp` | **BROKEN** |" in ours
+    assert re.search(r"\| `getConnectionToken` \| 200 ×1, 401 ×1 \|", ours)
+    assert proxy_report[1].read_text() == ours
+    text = ours + "".join(p.read_text() for p in proxy_report[0].iterdir())
+    assert READER not in text and not JWT.search(text)
+
+
+def test_the_proxys_rule_list_names_every_server_rule_it_checks() -> None:
+    """A rule validate.py can report but the report does not list would never be a test
+    case (nor held/not checked) until it breaks."""
+    from envoy_events_kit.proxy import validate
+    from envoy_events_kit.proxy.ci_report import SERVER_RULES
+
+    source = Path(validate.__file__).read_text()
+    named = set(re.findall(r'Finding\("([a-z0-9-]+)"', source))
+    named |= set(re.findall(r'rule = "([a-z0-9-]+)" if .* else "([a-z0-9-]+)"', source)[0])
+    server = {rule for rule in named if not rule.startswith("request-")}
+    assert server == set(SERVER_RULES)
