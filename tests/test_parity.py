@@ -37,6 +37,12 @@ def destructive(url: str, token: str = ADMIN, **extra: Any) -> ParityOptions:
                          allow_destructive=True, **extra)
 
 
+@pytest.fixture(autouse=True)
+def _no_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Written reports append to $GITHUB_STEP_SUMMARY: not to this CI job's own page."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
 @pytest.fixture
 def mock():
     with MockServer({"clock": "real"}) as server:

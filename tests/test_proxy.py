@@ -38,6 +38,12 @@ OWN = f"shipments:{ACME}#{ADA}"
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
+@pytest.fixture(autouse=True)
+def _no_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Written reports append to $GITHUB_STEP_SUMMARY: not to this CI job's own page."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
 class Recorder(Broken):
     """A conforming server that remembers what reached it (to prove the proxy forwards
     requests unchanged)."""
