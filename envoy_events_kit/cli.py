@@ -339,14 +339,19 @@ def proxy(upstream: str, host: str, port: int, errors: bool, report_dir: Path | 
               metavar="FILE", help="Also write the mirrored fixtures (for `envoy-events mock "
                                    "--fixtures FILE`): the target's ids, generated tokens.")
 @click.option("--examples", default=10, show_default=True, type=click.IntRange(0, 500),
-              help="Generated channels per kind (own, another user's, another org's, an "
-                   "ungranted namespace, malformed), derandomized; needs the contract extra.")
+              help="Generated requests, derandomized (needs the contract extra): channels per "
+                   "kind from the contract suite's strategies (own, another user's, another "
+                   "org's, an ungranted namespace, malformed), and the suite's Schemathesis "
+                   "cases per operation and mode (positive, negative).")
+@click.option("--walks", default=10, show_default=True, type=click.IntRange(0, 200),
+              help="With --allow-destructive: the contract suite's stateful walks (its "
+                   "scripted one, then this many of Hypothesis'), every step to both sides.")
 @click.option("--rate-limit", help="Requests per second against the target (default 10/s).")
 @click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1),
               help="Per-request timeout in seconds.")
 def parity(base_url: str, token: str, admin_token: str | None, expired_token: str | None,
            allow_destructive: bool, report_dir: Path | None, write_fixtures: Path | None,
-           examples: int, rate_limit: str | None, timeout: float) -> None:
+           examples: int, walks: int, rate_limit: str | None, timeout: float) -> None:
     """Learn who TOKEN is on BASE_URL, start the mock with fixtures that mirror it, send
     the same requests to both and report every difference by rule (tokens redacted).
 
@@ -360,7 +365,7 @@ def parity(base_url: str, token: str, admin_token: str | None, expired_token: st
     options = ParityOptions(base_url=base_url, token=token, admin_token=admin_token,
                             expired_token=expired_token, allow_destructive=allow_destructive,
                             rate_limit=rate_limit, timeout=timeout, report_dir=report_dir,
-                            write_fixtures=write_fixtures, examples=examples)
+                            write_fixtures=write_fixtures, examples=examples, walks=walks)
     result = run(options, echo=click.echo)
     click.echo(summary(result, options))
     if report_dir is not None:

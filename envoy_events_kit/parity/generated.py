@@ -15,16 +15,17 @@ from .mirror import Mirror
 from .probes import Probe, _sub
 
 
-def _draw(strategy: Any, count: int) -> list[str]:
+def draw(strategy: Any, count: int, unique: bool = True) -> list[Any]:
+    """Up to `count` values of `strategy`, the same ones on every run (derandomized)."""
     from hypothesis import HealthCheck, Phase, given, settings
 
-    values: list[str] = []
+    values: list[Any] = []
 
     @settings(max_examples=count * 3, derandomize=True, database=None, deadline=None,
               phases=[Phase.generate], suppress_health_check=list(HealthCheck))
     @given(strategy)
-    def collect(value: str) -> None:
-        if value not in values and len(values) < count:
+    def collect(value: Any) -> None:
+        if not (unique and value in values) and len(values) < count:
             values.append(value)
 
     collect()
@@ -51,7 +52,7 @@ def generated_probes(mirror: Mirror, count: int) -> list[Probe] | None:
                   strategies.ungranted_namespace_channels(me), ()), *kinds]
     found = []
     for rule, strategy, assumptions in kinds:
-        for index, channel in enumerate(_draw(strategy, count)):
+        for index, channel in enumerate(draw(strategy, count)):
             found.append(_sub(rule, f"generated {index + 1}", channel,
                               form="body" if index % 2 == 0 else "query",
                               assumptions=assumptions))

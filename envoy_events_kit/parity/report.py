@@ -157,9 +157,14 @@ def _rule_checked(rule: str, outcomes: list[Outcome]) -> str:
         return "no request was refused with a 401 by both sides"
     if rule.startswith("token-") and not any(
             o.statuses["target"] == 200
-            and OPERATIONS.get(getattr(o.probe, "path", "")) in TOKEN_OPERATIONS for o in same):
+            and _operation(o) in TOKEN_OPERATIONS for o in same):
         return "neither side issued a token to the same request"
     return ""
+
+
+def _operation(outcome: Outcome) -> str | None:
+    path = outcome.path or getattr(outcome.probe, "path", None) or ""
+    return next((op for where, op in OPERATIONS.items() if path.endswith(where)), None)
 
 
 def rule_rows(result: ParityResult) -> list[tuple[str, str, str, str]]:
@@ -196,10 +201,10 @@ def observed(result: ParityResult) -> dict[str, dict[str, dict[str, Any]]]:
     """side -> the contract suite's per-operation status coverage, from the outcomes."""
     counts: dict[str, Counter[tuple[str, str, int]]] = {"target": Counter(), "mock": Counter()}
     for outcome in result.outcomes:
-        path = getattr(outcome.probe, "path", None)
+        path = outcome.path or getattr(outcome.probe, "path", None)
         if not isinstance(path, str):
             continue  # not an HTTP request (a realtime question)
-        method = str(getattr(outcome.probe, "method", "GET")).upper()
+        method = (outcome.method or "GET").upper()
         for side, status in outcome.statuses.items():
             counts.setdefault(side, Counter())[(method, path, status)] += 1
     if not any(counts.values()):

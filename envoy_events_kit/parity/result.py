@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from envoy_events_kit.contract_tests.drift import assumptions as spec_assumptions
 
@@ -41,6 +42,8 @@ class ParityOptions:
     write_fixtures: Path | None = None
     #: Generated channels per kind (the contract suite's Hypothesis strategies).
     examples: int = 10
+    #: Stateful walks of the contract suite's organisation model (with --allow-destructive).
+    walks: int = 10
     #: The target's realtime server (ws://…/connection/websocket): compare realtime outcomes.
     realtime_url: str | None = None
 
@@ -70,11 +73,18 @@ class Outcome:
     statuses: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
+    #: The request as sent (method, path), for the report's per-operation status counts.
+    method: str | None = None
+    path: str | None = None
 
-    def answered(self, side: str, status: int) -> None:
-        """Record one side's status; the step lasts until the last answer."""
+    def answered(self, side: str, status: int, sent: Any = None) -> None:
+        """Record one side's status (and, given the prepared request, what was sent); the
+        step lasts until the last answer."""
         self.statuses[side] = status
         self.finished = time.monotonic()
+        if sent is not None:
+            self.method = sent.method or "GET"
+            self.path = urlsplit(sent.url or "").path
 
     @property
     def seconds(self) -> float:

@@ -5,8 +5,9 @@
    `--allow-destructive`, whether each token may provision (an idempotent provision of a
    provisioned organisation).
 2. Start the built-in mock with fixtures that mirror it (`mirror.Mirror`).
-3. Send every probe (`probes.probes`) to the target, then the same to the mock, and compare
-   the answers (`compare.compare`).
+3. Send every step to the target, then the same to the mock, and compare the answers
+   (`lockstep.py`): the fixed probes, the channels the contract suite's strategies draw, its
+   Schemathesis cases and, with `--allow-destructive`, its stateful walks.
 4. Report each difference once, by rule, with the request that shows it (tokens redacted;
    `report.py`): exit 0 when the two agree, 1 when they differ, 3 when a side could not be
    checked.
@@ -15,7 +16,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import requests
@@ -25,19 +26,20 @@ from envoy_events_kit.contract_tests.target import (
     CONNECTION,
     DEPROVISION,
     PROVISION,
+    STATEFUL_STEPS,
     Options,
     Target,
     TargetError,
     open_target,
     unverified_claims,
 )
-from envoy_events_kit.proxy.report import describe_request, redact
+from envoy_events_kit.proxy.report import redact
 
-from .compare import Answer, compare
 from .generated import generated_probes
+from .lockstep import Sides, ask_schemathesis, ask_walks
 from .mirror import ADMIN, CALLER, EXPIRED, Mirror, Principal
-from .probes import Probe, probes
-from .result import OPERATIONS, Outcome, ParityOptions, ParityResult
+from .probes import probes
+from .result import Outcome, ParityOptions, ParityResult
 
 # -- learning the target --------------------------------------------------------------------
 
@@ -106,13 +108,6 @@ def _open(options: ParityOptions) -> tuple[Target, bool, int | None]:
 
 # -- the run ------------------------------------------------------------------------------
 
-def _send(session: requests.Session, base_url: str, probe: Probe, tokens: dict[str, str],
-          timeout: float) -> Answer:
-    response = session.get(base_url + probe.path, params=list(probe.query) or None,
-                           data=probe.body, headers=probe.headers(tokens), timeout=timeout)
-    return Answer.from_response(response)
-
-
 def run(options: ParityOptions, echo: Callable[[str], None] = print) -> ParityResult:
     """The whole parity run; never raises for a target problem (see `stopped`)."""
     secrets = [options.token, options.admin_token or "", options.expired_token or ""]
@@ -145,49 +140,40 @@ def _compare_all(options: ParityOptions, target: Target, mirror: Mirror, secrets
                                "token_ttl": mirror.token_ttl}).start()
         except Exception as exc:  # noqa: BLE001 - one sentence, exit 3
             return ParityResult(mirror, stopped=f"the mirrored mock did not start: {exc}")
-        target_tokens = {CALLER: options.token, ADMIN: options.admin_token or "",
-                         EXPIRED: options.expired_token or ""}
-        mock_tokens = {role: mirror.fixture_token(role) for role in (CALLER, ADMIN, EXPIRED)}
+        sides = Sides(target, mock.url, requests.Session(),
+                      {CALLER: options.token, ADMIN: options.admin_token or "",
+                       EXPIRED: options.expired_token or ""},
+                      {role: mirror.fixture_token(role) for role in (CALLER, ADMIN, EXPIRED)},
+                      secrets, options.timeout)
         result = ParityResult(mirror)
-        local = requests.Session()
-        fixed = probes(mirror, options.allow_destructive)
-        generated = generated_probes(mirror, options.examples)
-        if generated is None:
-            echo("parity: generated requests skipped (Hypothesis is not installed: install "
-                 "the kit's contract extra)")
-        # Generated ones go before the provisioning probes, while the org is as found.
-        split = next((i for i, p in enumerate(fixed) if p.destructive), len(fixed))
         try:
-            for probe in [*fixed[:split], *(generated or []), *fixed[split:]]:
-                result.outcomes.append(_one(probe, target, mock.url, local, target_tokens,
-                                            mock_tokens, secrets, options.timeout))
+            for outcome in _lockstep(options, sides, mirror, echo):
+                result.outcomes.append(outcome)
         finally:
-            local.close()
+            sides.local.close()
             mock.stop()
     return result
 
 
-def _one(probe: Probe, target: Target, mock_url: str, local: requests.Session,
-         target_tokens: dict[str, str], mock_tokens: dict[str, str], secrets: list[str],
-         timeout: float) -> Outcome:
-    query = "&".join(f"{k}={v}" for k, v in probe.query)
-    request = describe_request("GET", probe.path, query, probe.body or b"",
-                               probe.headers(target_tokens).get("Authorization"), secrets)
-    outcome = Outcome(probe, request)
-    try:
-        theirs = _send(target.session, target.base_url, probe, target_tokens, timeout)
-        outcome.answered("target", theirs.status)
-    except requests.RequestException as exc:
-        outcome.unchecked = f"the target did not answer ({type(exc).__name__})"
-        return outcome
-    try:
-        ours = _send(local, mock_url, probe, mock_tokens, timeout)
-        outcome.answered("mock", ours.status)
-    except requests.RequestException as exc:
-        outcome.unchecked = f"the mock did not answer ({type(exc).__name__})"
-        return outcome
-    outcome.differences = compare(OPERATIONS.get(probe.path), theirs, ours)
-    return outcome
+def _lockstep(options: ParityOptions, sides: Sides, mirror: Mirror,
+              echo: Callable[[str], None]) -> Iterator[Outcome]:
+    """Every step, in order: read-only ones while the organisation is as found, then (with
+    --allow-destructive) provisioning, the suite's provisioning cases and its walks."""
+    fixed = probes(mirror, options.allow_destructive)
+    split = next((i for i, p in enumerate(fixed) if p.destructive), len(fixed))
+    generated = generated_probes(mirror, options.examples)
+    if generated is None:
+        echo("parity: generated requests and stateful walks skipped (Hypothesis and "
+             "Schemathesis are not installed: install the kit's contract extra)")
+    for probe in [*fixed[:split], *(generated or [])]:
+        yield sides.ask_probe(probe)
+    if generated is not None:
+        yield from ask_schemathesis(sides, options.examples)
+    for probe in fixed[split:]:
+        yield sides.ask_probe(probe)
+    if generated is not None and options.allow_destructive:
+        yield from ask_schemathesis(sides, options.examples, admin=True)
+        yield from ask_walks(sides, mirror, options.walks, STATEFUL_STEPS)
 
 
 def _leave_as_found(options: ParityOptions, target: Target, provisioned: bool) -> None:
