@@ -15,11 +15,11 @@ import subprocess
 import sys
 import tempfile
 import threading
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from envoy_events_kit.contract_tests.junit import write_stopped
 from envoy_events_kit.contract_tests.report import write as write_report
 from envoy_events_kit.contract_tests.verdict import (
     PREFIX,
@@ -184,12 +184,5 @@ def cli_words(text: str) -> str:
 
 
 def write_stopped_report(path: str, reason: str) -> None:
-    """A JUnit file with one failed test saying why the run stopped before testing, so a CI
-    report does not read `tests=0 failures=0`."""
-    suite = ET.Element("testsuite", name=SUITE_NAME, tests="1", failures="0", errors="1",
-                       skipped="0")
-    case = ET.SubElement(suite, "testcase", classname=SUITE_NAME, name="reach the target")
-    ET.SubElement(case, "error", message=reason).text = reason
-    root = ET.Element("testsuites", name=SUITE_NAME)
-    root.append(suite)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    """A JUnit file with one errored test saying why the run stopped before testing."""
+    write_stopped(path, SUITE_NAME, reason)

@@ -282,8 +282,9 @@ def contract(base_url: str | None, control_token: str | None, realtime_url: str 
 @click.option("--errors", is_flag=True,
               help="Turn an answer that breaks the contract into a 502 naming the rule.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
-              metavar="DIR", help="On stop, write proxy-report.json, proxy-report.md and "
-                                  "proxy-junit.xml here.")
+              metavar="DIR", help="On stop, write junit.xml and summary.md here, in the "
+                                  "contract suite's formats (summary.md is also appended to "
+                                  "$GITHUB_STEP_SUMMARY when set), and report.json.")
 @click.option("--jwt-secret", envvar="ENVOY_EVENTS_JWT_SECRET", show_envvar=True,
               help="The upstream's HS256 secret, to verify token signatures (else unchecked).")
 @click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(0.1),
@@ -331,8 +332,9 @@ def proxy(upstream: str, host: str, port: int, errors: bool, report_dir: Path | 
               help="Permit provision/deprovision on the target (deprovision deletes its "
                    "webhook endpoints); needs --admin-token. The organisation ends as found.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
-              metavar="DIR", help="Write parity-report.md, parity-report.json and "
-                                  "parity-junit.xml here.")
+              metavar="DIR", help="Write junit.xml and summary.md here, in the contract "
+                                  "suite's formats (summary.md is also appended to "
+                                  "$GITHUB_STEP_SUMMARY when set), and report.json.")
 @click.option("--write-fixtures", type=click.Path(dir_okay=False, path_type=Path),
               metavar="FILE", help="Also write the mirrored fixtures (for `envoy-events mock "
                                    "--fixtures FILE`): the target's ids, generated tokens.")

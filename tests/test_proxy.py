@@ -38,6 +38,12 @@ OWN = f"shipments:{ACME}#{ADA}"
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
+@pytest.fixture(autouse=True)
+def _no_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Written reports append to $GITHUB_STEP_SUMMARY: not to this CI job's own page."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
 class Recorder(Broken):
     """A conforming server that remembers what reached it (to prove the proxy forwards
     requests unchanged)."""
@@ -394,8 +400,9 @@ def test_cli_prints_and_writes_the_report_on_stop(tmp_path: Path) -> None:
     assert "contract violations (the server's answers): 1" in out and "jwt-iat-exp" in out
     assert "VIOLATION jwt-iat-exp" in err  # said as it happened, too
     written = {p.name for p in (tmp_path / "out").iterdir()}
-    assert written == {"proxy-report.json", "proxy-report.md", "proxy-junit.xml"}
-    assert "jwt-iat-exp" in (tmp_path / "out" / "proxy-junit.xml").read_text()
+    assert written == {"report.json", "summary.md", "junit.xml"}
+    junit = (tmp_path / "out" / "junit.xml").read_text()
+    assert 'name="jwt-iat-exp" time="0.000"><failure message="jwt-iat-exp: ' in junit
     for text in (out, err, *(p.read_text() for p in (tmp_path / "out").iterdir())):
         assert ADMIN not in text and not JWT.search(text)
 
@@ -406,7 +413,7 @@ def test_cli_refuses_a_non_http_upstream() -> None:
     assert done.returncode == 2 and "is not an http(s) URL" in done.stderr
 
 
-def test_compare_mock_finds_what_the_spec_alone_cannot() -> None:
+def test_compare_mock_finds_what_the_spec_alone_cannot(tmp_path: Path) -> None:
     """A 401 where the mock says 403 fits the spec (401 is a documented status), so only the
     mirrored mock shows it; the header says so, the report groups it by rule."""
     served = serve(MUTANTS["401-instead-of-403"](create_app({"clock": "real"})))
@@ -428,6 +435,17 @@ def test_compare_mock_finds_what_the_spec_alone_cannot() -> None:
     assert status["request"].endswith("(Authorization: Bearer [redacted])")
     # Bearers the proxy never saw take a connection token are not compared.
     assert data["compared_with_mock"] == 13
+    # In the written report: a failed case per comparison rule that differed; no violation.
+    proxy.app.report.write(tmp_path)
+    junit = (tmp_path / "junit.xml").read_text()
+    assert re.search(r'<testcase classname="proxy.mock-differences" name="same as the mock: '
+                     r'status" time="[0-9.]+"><failure message="status: getSubscriptionToken: '
+                     r'target 401, mock 403; request GET /events/subscription_token', junit)
+    assert junit.count("<failure") == 1
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("## Envoy events proxy: KEPT (exit 0)\n")
+    assert "| `same as the mock: status` | **BROKEN** |" in summary
+    assert "| `same as the mock: json-shape` | held |" in summary
 
 
 def test_mock_server_is_unaffected_by_a_stopped_proxy() -> None:

@@ -74,11 +74,13 @@ class Sides:
             outcome.unchecked = f"the target did not answer ({type(exc).__name__})"
             return outcome
         outcome.request = self.describe(theirs.request)
+        outcome.answered("target", theirs.status_code, theirs.request)
         try:
             ours = send(self.mock_url, self.local, self.mock_tokens)
         except requests.RequestException as exc:
             outcome.unchecked = f"the mock did not answer ({type(exc).__name__})"
             return outcome
+        outcome.answered("mock", ours.status_code)
         outcome.differences = compare(operation_id, Answer.from_response(theirs),
                                       Answer.from_response(ours))
         return outcome

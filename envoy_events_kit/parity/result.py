@@ -8,9 +8,11 @@ difference names both.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from envoy_events_kit.contract_tests.drift import assumptions as spec_assumptions
 
@@ -67,6 +69,26 @@ class Outcome:
     request: str
     differences: list[Difference] = field(default_factory=list)
     unchecked: str | None = None
+    #: side ("target", "mock") -> the HTTP status it answered (the report's status counts).
+    statuses: dict[str, int] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    #: The request as sent (method, path), for the report's per-operation status counts.
+    method: str | None = None
+    path: str | None = None
+
+    def answered(self, side: str, status: int, sent: Any = None) -> None:
+        """Record one side's status (and, given the prepared request, what was sent); the
+        step lasts until the last answer."""
+        self.statuses[side] = status
+        self.finished = time.monotonic()
+        if sent is not None:
+            self.method = sent.method or "GET"
+            self.path = urlsplit(sent.url or "").path
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished or self.started) - self.started
 
 
 @dataclass
@@ -74,6 +96,8 @@ class ParityResult:
     mirror: Mirror | None
     outcomes: list[Outcome] = field(default_factory=list)
     stopped: str | None = None  # why the run could not start
+    #: When the run began (the JUnit timestamp and duration).
+    started: float = field(default_factory=time.time)
 
     @property
     def differences(self) -> int:

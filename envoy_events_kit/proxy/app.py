@@ -16,8 +16,10 @@ import json
 import threading
 import time
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,9 @@ from urllib.parse import urlsplit
 
 import urllib3
 
-from .report import Tally, credential, describe_request, markdown_table, redact, text_lines
+from envoy_events_kit.redaction import Redactor
+
+from .report import Tally, credential, describe_request, redact, text_lines
 from .validate import Exchange, Finding, Validator, Verdict
 
 #: Answers up to this size are judged before they go out; larger ones stream through.
@@ -58,7 +62,20 @@ class ProxyReport:
     streamed: int = 0
     upstream_errors: int = 0
     started: float = field(default_factory=time.time)
+    upstream: str = ""
+    #: Whether issued tokens' signatures are checked (--jwt-secret).
+    signature_checked: bool = False
+    _statuses: Counter[tuple[str, str, int]] = field(default_factory=Counter, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def observe(self, method: str, path: str, status: int) -> None:
+        """Count one answer of the upstream (the report's documented-statuses table)."""
+        with self._lock:
+            self._statuses[(method.upper(), path, status)] += 1
+
+    def statuses_seen(self) -> Counter[tuple[str, str, int]]:
+        with self._lock:
+            return Counter(self._statuses)
 
     def count(self, **increments: int) -> None:
         with self._lock:
@@ -95,36 +112,31 @@ class ProxyReport:
         return "\n".join(lines)
 
     def markdown(self) -> str:
-        data = self.as_dict()
-        lines = ["# envoy-events proxy report", "",
-                 f"{data['requests']} requests; {data['judged']} judged against "
-                 f"`openapi/events.yaml`; {data['not_in_spec']} outside its operations; "
-                 f"{data['streamed_unjudged_body']} streamed (status and headers judged); "
-                 f"{data['upstream_errors']} upstream errors.", "",
-                 f"## Contract violations ({data['violation_count']})", ""]
-        lines += markdown_table(self.violations.rules())
-        lines += [f"## Requests outside the spec ({data['request_problem_count']})", ""]
-        lines += markdown_table(self.request_problems.rules())
-        if self.differences is not None:
-            lines += [f"## Differences from the mirrored mock ({self.differences.total}; "
-                      f"{self.compared} requests compared)", ""]
-            lines += markdown_table(self.differences.rules())
-        return "\n".join(lines)
+        """The contract suite's summary page, for what the proxy saw."""
+        from .ci_report import markdown
+
+        return Redactor()(markdown(self))
 
     def write(self, directory: Path) -> list[Path]:
-        """`proxy-report.json`, `proxy-report.md` and `proxy-junit.xml` in `directory`."""
-        from .report import junit, write_json
+        """DIR/junit.xml and DIR/summary.md in the contract suite's formats (summary.md
+        also appended to `$GITHUB_STEP_SUMMARY`), and DIR/report.json."""
+        from envoy_events_kit.contract_tests.junit import write_junit
+        from envoy_events_kit.contract_tests.report import JUNIT_NAME, publish
 
+        from .ci_report import SUITE_NAME, junit_cases
+        from .report import write_json
+
+        redact = Redactor()
         directory.mkdir(parents=True, exist_ok=True)
-        paths = [directory / "proxy-report.json", directory / "proxy-report.md",
-                 directory / "proxy-junit.xml"]
-        write_json(paths[0], self.as_dict())
-        paths[1].write_text(self.markdown() + "\n", encoding="utf-8")
-        cases = [(t.rule, t) for t in self.violations.rules()] or [("no violation", None)]
-        if self.differences is not None:
-            cases += [(f"differs from the mock: {t.rule}", t) for t in self.differences.rules()]
-        junit("envoy-events-proxy", cases, paths[2])
-        return paths
+        junit = write_junit(directory / JUNIT_NAME, SUITE_NAME, junit_cases(self),
+                            seconds=time.time() - self.started,
+                            started=datetime.fromtimestamp(self.started, UTC))
+        junit.write_text(redact(junit.read_text(encoding="utf-8")), encoding="utf-8")
+        page = publish(directory, self.markdown())
+        data = directory / "report.json"
+        write_json(data, self.as_dict())
+        data.write_text(redact(data.read_text(encoding="utf-8")), encoding="utf-8")
+        return [junit, page, data]
 
 
 def _loopback_or_ip(host: str) -> bool:
@@ -171,7 +183,9 @@ class ProxyApp:
         self.log = log
 
     def _new_report(self) -> ProxyReport:
-        return ProxyReport(differences=Tally() if self.mirror is not None else None)
+        return ProxyReport(differences=Tally() if self.mirror is not None else None,
+                           upstream=self.upstream,
+                           signature_checked=bool(self.validator.secret))
 
     def close(self) -> None:
         self._pool.close()
@@ -282,6 +296,7 @@ class ProxyApp:
             self.report.count(not_in_spec=1)
             return
         self.report.count(judged=1, streamed=int(streamed))
+        self.report.observe(exchange.method, exchange.path, exchange.status)
         if not verdict.findings:
             return
         described = describe_request(exchange.method, exchange.path, exchange.query,

@@ -1,6 +1,7 @@
-"""Findings gathered by rule, and the ways to show them: JSON, a text summary, Markdown and
-JUnit XML. Nothing here ever holds a bearer token or an issued JWT: requests are described
-through `redact`, and findings carry sentences that name claims, never token values.
+"""Findings gathered by rule, and the ways to show them: JSON, a text summary and Markdown
+tables (the JUnit and summary files: `ci_report.py`). Nothing here ever holds a bearer token
+or an issued JWT: requests are described through `redact`, and findings carry sentences that
+name claims, never token values.
 
 The proxy and the parity run share it: a rule is counted once per occurrence and shown with
 the first request that showed it.
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,29 +129,6 @@ def markdown_table(tallies: list[RuleTally]) -> list[str]:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
-
-
-def junit(suite_name: str, cases: list[tuple[str, RuleTally | None]], path: Path,
-          properties: dict[str, str] | None = None) -> None:
-    """A JUnit XML file: one test case per rule checked, failed when it has a tally."""
-    failures = sum(1 for _, t in cases if t is not None)
-    suite = ET.Element("testsuite", name=suite_name, tests=str(len(cases)),
-                       failures=str(failures), errors="0", skipped="0")
-    if properties:
-        props = ET.SubElement(suite, "properties")
-        for name, value in properties.items():
-            ET.SubElement(props, "property", name=name, value=value)
-    for name, tally in cases:
-        case = ET.SubElement(suite, "testcase", classname=suite_name, name=name)
-        if tally is not None:
-            failure = ET.SubElement(case, "failure",
-                                    message=f"rule {tally.rule}: {tally.example_detail}")
-            failure.text = "\n".join([f"{count} x {detail}" for detail, count in
-                                      tally.details.items()] + [f"e.g. {tally.example_request}"])
-    root = ET.Element("testsuites", name=suite_name)
-    root.append(suite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
 
 def write_json(path: Path, data: Any) -> None:
