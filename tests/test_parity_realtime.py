@@ -228,10 +228,13 @@ def _one_line(output: str, words: str) -> str:
     return line
 
 
-def test_an_unreachable_realtime_url_is_exit_3_with_one_line_naming_it(plain_mock):
+def test_an_unreachable_realtime_url_is_exit_3_with_one_line_naming_it(plain_mock,
+                                                                        tmp_path):
     url = f"ws://127.0.0.1:{free_port()}/connection/websocket"
     started = time.monotonic()
-    code, output = cli("--base-url", plain_mock.url, "--realtime-url", url)
+    report = tmp_path / "report"
+    code, output = cli("--base-url", plain_mock.url, "--realtime-url", url, "--report",
+                       str(report))
     assert code == 3, output
     assert time.monotonic() - started < 60
     line = _one_line(output, url)
@@ -239,7 +242,9 @@ def test_an_unreachable_realtime_url_is_exit_3_with_one_line_naming_it(plain_moc
     assert line.endswith(f"the target's realtime server {url} refused the connection (nothing "
                          "listens there)"), line
     assert "0 differences, 7 not checked" in output
-    assert output.rstrip().endswith("parity: a side could not be checked (exit 3)"), output
+    junit = (report / "junit.xml").read_text()
+    assert junit.count("<skipped") == 7 and junit.count(f"realtime server {url} refused") == 7
+    assert "parity: a side could not be checked (exit 3)" in output.splitlines(), output
     assert ADMIN not in output and not JWT_SHAPED.findall(output)
 
 
@@ -292,9 +297,20 @@ def test_no_token_in_the_output_or_the_reports(realtime_mock, tmp_path):
     assert [code for code, _ in outputs] == [1, 0], outputs
     assert "realtime-token-bound-to-channel" in outputs[0][1]
     written = [output for _, output in outputs]
-    written += [path.read_text() for path in tmp_path.glob("*/parity-*")]
+    written += [path.read_text() for path in sorted(tmp_path.glob("*/*"))]
     assert len(written) == 8
-    assert any("realtime-token-bound-to-channel" in text for text in written[2:])
+    # The reports name the contract suite's realtime rules: BROKEN where the sides differ.
+    broken, agrees = (tmp_path / "broken" / "summary.md").read_text(), \
+        (tmp_path / "agrees" / "summary.md").read_text()
+    assert "| `realtime-token-bound-to-channel` | **BROKEN** |" in broken, broken
+    assert "| `realtime-own-user-channel` | held |  | Both realtime servers alike: a " \
+           "subscription token for one's own # channel subscribes. |" in broken, broken
+    assert all(f"| `{rule}` | held |" in agrees for rule in ASKED), agrees
+    junit = (tmp_path / "broken" / "junit.xml").read_text()
+    assert re.search(r'<testcase classname="parity.realtime-token-bound-to-channel" '
+                     r'name="realtime-token-bound-to-channel" time="[0-9.]+">\s*<failure '
+                     r'message="realtime-token-bound-to-channel: target subscribed, mock '
+                     r'connection closed 3500', junit), junit
     for text in written:
         assert not [s for s in (ADMIN, EXPIRED, DEV_SECRET, realtime_mock.state.realtime.api_key)
                     if s in text]

@@ -14,6 +14,7 @@ the run then exits 3, never green. Tokens are never shown; URLs through `shown`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,6 +103,8 @@ class Side:
     connection_token: str = field(default="", repr=False)
     #: Why no connection token (the API's answer), else None.
     no_token: str | None = None
+    #: step name -> seconds its question took on this side (the report's test case time).
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def fetch_connection_token(self) -> None:
         try:
@@ -167,6 +170,7 @@ def ask(side: Side, questions: list[RealtimeStep]) -> dict[str, str]:
     answers: dict[str, str] = {}
     sub_tokens: dict[str, tuple[str, str | None]] = {}
     for step in questions:
+        started = time.monotonic()
         try:
             if step.rule == "realtime-connect":
                 answers[step.name], listed = rt.run(_connect_and_list(side.url,
@@ -188,6 +192,7 @@ def ask(side: Side, questions: list[RealtimeStep]) -> dict[str, str]:
             answers[step.name] = rt.NO_ANSWER
         except Exception as exc:  # noqa: BLE001 - the client's own failure, in words
             answers[step.name] = f"the client failed ({type(exc).__name__})"
+        side.seconds[step.name] = time.monotonic() - started
     return answers
 
 
@@ -295,6 +300,9 @@ def compare(options: ParityOptions, target: Target, mirror: Mirror, mock: Any,
     finally:
         local.close()
     for outcome in outcomes:  # a server's reason text could quote what it was sent
+        name = outcome.probe.name
+        outcome.finished = outcome.started + sum(side.seconds.get(name, 0.0)
+                                                 for side in (their_side, our_side))
         outcome.unchecked = outcome.unchecked and redact(outcome.unchecked, secrets)
         outcome.differences = [Difference(d.rule, redact(d.detail, secrets))
                                for d in outcome.differences]

@@ -21,6 +21,7 @@ from envoy_events_kit.contract_tests.coverage import coverage
 from envoy_events_kit.contract_tests.drift import BROKEN, HELD, UNCHECKED
 from envoy_events_kit.contract_tests.drift import assumptions as spec_assumptions
 from envoy_events_kit.contract_tests.junit import Case, write_junit, write_stopped
+from envoy_events_kit.contract_tests.realtime_rules import RULES as REALTIME_RULES
 from envoy_events_kit.contract_tests.report import (
     JUNIT_NAME,
     cell,
@@ -165,6 +166,16 @@ def _rule_checked(rule: str, outcomes: list[Outcome]) -> str:
     return ""
 
 
+def _lower(sentence: str) -> str:
+    return sentence[:1].lower() + sentence[1:]
+
+
+def _realtime_why(rule: str, outcomes: list[Outcome]) -> str:
+    """Why a realtime rule was not checked ("" when one of its questions was compared)."""
+    mine = [o for o in outcomes if o.probe.rule == rule]
+    return "" if any(not o.unchecked for o in mine) else (mine[0].unchecked or "")
+
+
 def _operation(outcome: Outcome) -> str | None:
     path = outcome.path or getattr(outcome.probe, "path", None) or ""
     return next((op for where, op in OPERATIONS.items() if path.endswith(where)), None)
@@ -175,14 +186,19 @@ def rule_rows(result: ParityResult) -> list[tuple[str, str, str, str]]:
     `x-assumed` behaviours, in the contract suite's words."""
     grouped = result.by_rule()
     rows = []
-    for rule in [*RULES, *(r for r in grouped if r not in RULES)]:
+    asked = [r for r in dict.fromkeys(o.probe.rule for o in result.outcomes)
+             if r in REALTIME_RULES and r not in grouped]  # with --realtime-url
+    for rule in [*RULES, *(r for r in grouped if r not in RULES), *asked]:
         if rule in grouped:
             status, why = BROKEN, ""
         else:
-            why = (result.stopped and "the run stopped before comparing") or _rule_checked(
-                rule, result.outcomes)
+            why = (result.stopped and "the run stopped before comparing") or (
+                _realtime_why(rule, result.outcomes) if rule in REALTIME_RULES
+                else _rule_checked(rule, result.outcomes))
             status = UNCHECKED if why else HELD
-        rows.append((rule, status, why, cell(RULES.get(rule, ""))))
+        promise = RULES.get(rule) or (f"Both realtime servers alike: {_lower(REALTIME_RULES[rule])}"
+                                      if rule in REALTIME_RULES else "")
+        rows.append((rule, status, why, cell(promise)))
     sentences = spec_assumptions()
     for key, verdict in result.assumptions().items():
         status = CONTRACT_WORDS[verdict]
