@@ -197,3 +197,19 @@ def test_a_bug_only_the_suites_sequences_show_is_found(broken, rule: str, step: 
     # Without the suite's generated cases and walks, the fixed probes miss it.
     without, _ = parity_against(broken, examples=0, walks=0)
     assert without.exit_code == 0, summary(without, options)
+
+
+def test_the_summary_counts_what_was_asked_by_kind() -> None:
+    from envoy_events_kit.mock_server import MockServer
+    from envoy_events_kit.parity.report import markdown
+
+    with MockServer({"clock": "real"}) as mock:
+        options = ParityOptions(base_url=mock.url, token=ADMIN, admin_token=ADMIN,
+                                allow_destructive=True, examples=2, walks=2)
+        result = run(options, echo=lambda _: None)
+    kinds = Counter(o.probe.kind for o in result.outcomes)
+    assert set(kinds) == {"fixed requests", "generated channels", "Schemathesis cases",
+                          "stateful walk steps"}
+    for text in (summary(result, options), markdown(result, options)):
+        assert f"{kinds['Schemathesis cases']} Schemathesis cases" in text
+        assert f"{kinds['stateful walk steps']} stateful walk steps" in text

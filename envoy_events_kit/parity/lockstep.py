@@ -47,6 +47,7 @@ class Asked:
     variant: str
     assumptions: tuple[str, ...] = ()
     destructive: bool = False
+    kind: str = "Schemathesis cases"
 
     @property
     def name(self) -> str:
@@ -204,7 +205,7 @@ def ask_walks(sides: Sides, mirror: Mirror, walks: int, steps: int) -> list[Outc
                  step: str, body: dict | None = None) -> None:
             self.history.append(step)
             asked = Asked(rule_name, f"{self.walk}, step {len(self.history)}: {step}",
-                          destructive=True)
+                          destructive=True, kind="stateful walk steps")
             case = model.new_case(operation_id, "", body)
             outcomes.append(sides.ask_case(asked, operation_id,
                                            ADMIN if who == model.ADMIN else role, case))

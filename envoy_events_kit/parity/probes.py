@@ -54,6 +54,11 @@ class Probe:
     def name(self) -> str:
         return f"{self.rule} [{self.variant}]" if self.variant else self.rule
 
+    @property
+    def kind(self) -> str:
+        """What sort of step, for the summary's count of what was asked."""
+        return "generated channels" if self.variant.startswith("generated") else "fixed requests"
+
     def headers(self, tokens: dict[str, str]) -> dict[str, str]:
         headers = {}
         if self.who in RAW_AUTH:

@@ -52,6 +52,7 @@ class RealtimeStep:
     with_token: bool = False
     assumptions: tuple[str, ...] = ()
     destructive: bool = False
+    kind: str = "realtime questions"
 
 
 def steps(me: Identity) -> list[RealtimeStep]:

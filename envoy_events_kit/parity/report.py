@@ -79,6 +79,12 @@ def redactor(result: ParityResult, options: ParityOptions) -> Redactor:
 
 # -- the terminal -------------------------------------------------------------------------
 
+def asked(result: ParityResult) -> str:
+    """`37 fixed requests, 40 generated channels, ...`: what the run asked, by kind."""
+    kinds = Counter(outcome.probe.kind for outcome in result.outcomes)
+    return ", ".join(f"{count} {kind}" for kind, count in kinds.items()) or "nothing"
+
+
 def summary(result: ParityResult, options: ParityOptions) -> str:
     if result.stopped:
         return f"envoy-events parity: {result.stopped}"
@@ -90,7 +96,8 @@ def summary(result: ParityResult, options: ParityOptions) -> str:
              f"{me.user_id} of {me.org_id} (namespaces {', '.join(me.namespaces) or 'none'}; "
              f"{'provisioned' if mirror.provisioned else 'not provisioned'})",
              f"  {len(result.outcomes)} requests to each side ({destructive} destructive), "
-             f"{result.differences} differences, {len(result.unchecked)} not checked"]
+             f"{result.differences} differences, {len(result.unchecked)} not checked",
+             f"  asked: {asked(result)}"]
     grouped = result.by_rule()
     if grouped:
         lines.append("differences by rule:")
@@ -248,7 +255,7 @@ def markdown(result: ParityResult, options: ParityOptions) -> str:
     differed = sum(1 for o in result.outcomes if o.differences)
     tests = [f"{len(result.outcomes) - differed - len(result.unchecked)} agreed",
              f"{differed} differed", f"{len(result.unchecked)} not checked"]
-    lines += [f"Requests: {', '.join(tests)}.", ""]
+    lines += [f"Requests: {', '.join(tests)}.", "", f"Asked: {asked(result)}.", ""]
     lines += rules_table(rule_rows(result))
     sides = observed(result)
     if sides:
