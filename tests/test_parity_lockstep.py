@@ -24,14 +24,14 @@ from broken_servers.base import (
 )
 from envoy_events_kit.contract_tests.client import ThrottledSession
 from envoy_events_kit.contract_tests.target import Identity
-from envoy_events_kit.mock_server import create_app
+from envoy_events_kit.mock_server import MockServer, create_app
 from werkzeug.wrappers import Request, Response
 
 from envoy_events_kit.parity import ParityOptions, run
 from envoy_events_kit.parity.lockstep import Sides, ask_schemathesis, ask_walks
 from envoy_events_kit.parity.mirror import ADMIN as ADMIN_ROLE
 from envoy_events_kit.parity.mirror import CALLER, Mirror, Principal
-from envoy_events_kit.parity.report import summary
+from envoy_events_kit.parity.report import markdown, summary
 from tests.served import serve
 
 ORG = "org_" + "L" * 27
@@ -200,9 +200,6 @@ def test_a_bug_only_the_suites_sequences_show_is_found(broken, rule: str, step: 
 
 
 def test_the_summary_counts_what_was_asked_by_kind() -> None:
-    from envoy_events_kit.mock_server import MockServer
-    from envoy_events_kit.parity.report import markdown
-
     with MockServer({"clock": "real"}) as mock:
         options = ParityOptions(base_url=mock.url, token=ADMIN, admin_token=ADMIN,
                                 allow_destructive=True, examples=2, walks=2)
@@ -213,3 +210,25 @@ def test_the_summary_counts_what_was_asked_by_kind() -> None:
     for text in (summary(result, options), markdown(result, options)):
         assert f"{kinds['Schemathesis cases']} Schemathesis cases" in text
         assert f"{kinds['stateful walk steps']} stateful walk steps" in text
+
+
+def test_without_the_contract_extra_the_run_says_what_it_did_not_ask_and_is_not_green(
+        monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """Hypothesis and Schemathesis missing (the kit installed without its contract extra):
+    the fixed requests still go out, but the run cannot say the two agree."""
+    from envoy_events_kit.parity import runner
+    from envoy_events_kit.parity.report import write_reports
+
+    monkeypatch.setattr(runner, "generated_probes", lambda mirror, count: None)
+    with MockServer({"clock": "real"}) as mock:
+        options = ParityOptions(base_url=mock.url, token=ADMIN)
+        result = run(options, echo=lambda _: None)
+        asked_for_none = run(ParityOptions(base_url=mock.url, token=ADMIN, examples=0),
+                             echo=lambda _: None)
+    assert result.outcomes and result.differences == 0
+    assert result.exit_code == 3, summary(result, options)
+    assert "envoy-events-kit[contract]" in summary(result, options)
+    write_reports(result, options, tmp_path)
+    text = (tmp_path / "summary.md").read_text()
+    assert "COULD NOT CHECK (exit 3)" in text and "Not asked" in text
+    assert asked_for_none.exit_code == 0, summary(asked_for_none, options)

@@ -111,6 +111,8 @@ def summary(result: ParityResult, options: ParityOptions) -> str:
         reasons.setdefault(outcome.unchecked or "", []).append(outcome.probe.name)
     for why, names in reasons.items():
         lines.append(f"  not checked ({', '.join(names)}): {why}")
+    for what in result.not_asked:
+        lines.append(f"  not asked: {what}")
     lines.append("x-assumed behaviours (does the target answer as the mock assumes?):")
     for key, verdict in result.assumptions().items():
         lines.append(f"  {key:<34} {verdict}")
@@ -147,6 +149,7 @@ def closing_line(result: ParityResult, options: ParityOptions) -> str:
     if reasons:
         parts.append("not checked - " + "; ".join(
             f"{reason}: {', '.join(names)}" for reason, names in reasons.items()))
+    parts += [f"not asked - {what}" for what in result.not_asked]
     return "; ".join(parts)
 
 
@@ -256,6 +259,7 @@ def markdown(result: ParityResult, options: ParityOptions) -> str:
     tests = [f"{len(result.outcomes) - differed - len(result.unchecked)} agreed",
              f"{differed} differed", f"{len(result.unchecked)} not checked"]
     lines += [f"Requests: {', '.join(tests)}.", "", f"Asked: {asked(result)}.", ""]
+    lines += [f"**Not asked**: {what}." for what in result.not_asked]
     lines += rules_table(rule_rows(result))
     sides = observed(result)
     if sides:

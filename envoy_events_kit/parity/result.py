@@ -98,6 +98,8 @@ class ParityResult:
     mirror: Mirror | None
     outcomes: list[Outcome] = field(default_factory=list)
     stopped: str | None = None  # why the run could not start
+    #: What was asked for but could not be sent, and why: the run could not check it all.
+    not_asked: list[str] = field(default_factory=list)
     #: When the run began (the JUnit timestamp and duration).
     started: float = field(default_factory=time.time)
 
@@ -115,7 +117,7 @@ class ParityResult:
             return UNCHECKED
         if self.differences:
             return DIFFER
-        return UNCHECKED if self.unchecked else AGREE
+        return UNCHECKED if self.unchecked or self.not_asked else AGREE
 
     def by_rule(self) -> dict[str, list[tuple[str, int, str]]]:
         """rule -> (probe and detail, times seen, first request), each difference once."""

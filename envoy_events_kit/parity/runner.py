@@ -148,7 +148,7 @@ def _compare_all(options: ParityOptions, target: Target, mirror: Mirror, secrets
                       secrets, options.timeout)
         result = ParityResult(mirror)
         try:
-            for outcome in _lockstep(options, sides, mirror, echo):
+            for outcome in _lockstep(options, sides, mirror, result):
                 result.outcomes.append(outcome)
             if options.realtime_url:  # the realtime questions, with each side's own tokens
                 result.outcomes += realtime.compare(options, target, mirror, mock,
@@ -160,15 +160,17 @@ def _compare_all(options: ParityOptions, target: Target, mirror: Mirror, secrets
 
 
 def _lockstep(options: ParityOptions, sides: Sides, mirror: Mirror,
-              echo: Callable[[str], None]) -> Iterator[Outcome]:
+              result: ParityResult) -> Iterator[Outcome]:
     """Every step, in order: read-only ones while the organisation is as found, then (with
     --allow-destructive) provisioning, the suite's provisioning cases and its walks."""
     fixed = probes(mirror, options.allow_destructive)
     split = next((i for i, p in enumerate(fixed) if p.destructive), len(fixed))
     generated = generated_probes(mirror, options.examples)
-    if generated is None:
-        echo("parity: generated requests and stateful walks skipped (Hypothesis and "
-             "Schemathesis are not installed: install the kit's contract extra)")
+    if generated is None and (options.examples or options.allow_destructive and options.walks):
+        result.not_asked.append(
+            "the contract suite's generated channels, Schemathesis cases and stateful walks: "
+            "Hypothesis and Schemathesis are not installed (install envoy-events-kit[contract], "
+            "or ask for none with --examples 0 --walks 0)")
     for probe in [*fixed[:split], *(generated or [])]:
         yield sides.ask_probe(probe)
     if generated is not None:
