@@ -120,7 +120,7 @@ def run(options: ParityOptions, echo: Callable[[str], None] = print) -> ParityRe
         if options.write_fixtures is not None:
             mirror.write(options.write_fixtures)
             echo(f"wrote the mirrored fixtures to {options.write_fixtures}")
-        return _compare_all(options, target, mirror, secrets, echo)
+        return _compare_all(options, target, mirror, secrets)
     except requests.RequestException as exc:
         return ParityResult(None, stopped=f"{options.base_url} stopped answering "
                                           f"({type(exc).__name__})")
@@ -128,8 +128,8 @@ def run(options: ParityOptions, echo: Callable[[str], None] = print) -> ParityRe
         _leave_as_found(options, target, provisioned)
 
 
-def _compare_all(options: ParityOptions, target: Target, mirror: Mirror, secrets: list[str],
-                 echo: Callable[[str], None]) -> ParityResult:
+def _compare_all(options: ParityOptions, target: Target, mirror: Mirror, secrets: list[str]
+                 ) -> ParityResult:
     from . import realtime
 
     with tempfile.TemporaryDirectory(prefix="envoy-events-parity-") as tmp:
