@@ -41,7 +41,9 @@ class ThrottledSession(requests.Session):
         #: (method, path, status) -> how many answers: which documented statuses were seen.
         self.observed: Counter[tuple[str, str, int]] = Counter()
 
-    def _wait_turn(self) -> None:
+    def pace(self) -> None:
+        """Wait for the next turn and count it: every request of this session does, and so
+        does a connection made outside it (a realtime WebSocket) to the same target."""
         with self._lock:
             self.sent += 1
             if not self.interval:
@@ -57,7 +59,7 @@ class ThrottledSession(requests.Session):
         kwargs.setdefault("timeout", self.timeout)
         if kwargs["timeout"] is None:
             kwargs["timeout"] = self.timeout
-        self._wait_turn()
+        self.pace()
         response = super().request(method, url, *args, **kwargs)
         if isinstance(response, requests.Response):
             self._observe(response)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from broken_servers import serve
 from broken_servers.base import ADMIN, DEV_SECRET, EXPIRED
 from broken_servers.realtime_mutants import (
@@ -27,11 +28,12 @@ from broken_servers.realtime_mutants import (
     TokenOpensAnyChannel,
 )
 from envoy_events_kit.contract_tests.realtime_rules import RULES
+from envoy_events_kit.contract_tests.target import Identity, unverified_claims
 from envoy_events_kit.mock_server import MockServer
 
 from envoy_events_kit.net import free_port
 from envoy_events_kit.parity import ParityOptions, run
-from envoy_events_kit.parity.realtime import RealtimeStep
+from envoy_events_kit.parity.realtime import RealtimeStep, Side, ask, judge, steps
 from envoy_events_kit.parity.result import ParityResult
 from tests.conftest import NO_SCOPES
 from tests.realtime_parts import centrifugo_or_skip
@@ -315,3 +317,34 @@ def test_no_token_in_the_output_or_the_reports(realtime_mock, tmp_path):
         assert not [s for s in (ADMIN, EXPIRED, DEV_SECRET, realtime_mock.state.realtime.api_key)
                     if s in text]
         assert not JWT_SHAPED.findall(text), JWT_SHAPED.findall(text)[:3]
+
+
+def test_every_websocket_connection_waits_its_turn_under_the_rate_limit(realtime_mock) -> None:
+    """The target's rate limit covers the realtime side too: one turn per connection."""
+    turns: list[float] = []
+
+    def fetch(path: str, body: Any) -> requests.Response:
+        return requests.get(realtime_mock.url + path, json=body, timeout=10,
+                            headers={"Authorization": f"Bearer {ADMIN}"})
+
+    side = Side("target", realtime_mock.state.realtime.websocket_url, fetch,
+                pace=lambda: turns.append(time.monotonic()))
+    side.fetch_connection_token()
+    me = Identity.from_claims(unverified_claims(side.connection_token))
+    questions = steps(me)
+    answers = ask(side, questions)
+    connections = 1 + sum(1 for q in questions if q.channel)  # connect, then one per channel
+    assert len(turns) == connections == 6
+    assert answers["realtime-connect"] == "connected"
+    assert answers["realtime-own-user-channel"] == "subscribed"
+
+
+def test_both_sides_refusing_the_connection_alike_is_not_checked_not_agreement() -> None:
+    """Two servers that both refuse the connection agree on nothing worth saying: every
+    realtime question is not checked (exit 3), none counts as agreed."""
+    me = Identity("usr_" + "M" * 27, "org_" + "L" * 27, (f"shipments:org_{'L' * 27}",))
+    refused = {"realtime-connect": "connection closed 3500"}
+    outcomes = judge(steps(me), dict(refused), dict(refused), lambda step: step.question)
+    assert outcomes and all(o.unchecked and not o.differences for o in outcomes)
+    assert outcomes[0].unchecked == "realtime-connect on both sides: connection closed 3500"
+    assert ParityResult(None, outcomes).exit_code == 3

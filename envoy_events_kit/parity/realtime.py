@@ -106,6 +106,8 @@ class Side:
     no_token: str | None = None
     #: step name -> seconds its question took on this side (the report's test case time).
     seconds: dict[str, float] = field(default_factory=dict)
+    #: Called before each WebSocket connection: the target's rate limit covers them too.
+    pace: Callable[[], None] = field(default=lambda: None, repr=False)
 
     def fetch_connection_token(self) -> None:
         try:
@@ -174,6 +176,7 @@ def ask(side: Side, questions: list[RealtimeStep]) -> dict[str, str]:
         started = time.monotonic()
         try:
             if step.rule == "realtime-connect":
+                side.pace()
                 answers[step.name], listed = rt.run(_connect_and_list(side.url,
                                                                       side.connection_token))
                 answers["realtime-subscriptions"] = listed
@@ -187,6 +190,8 @@ def ask(side: Side, questions: list[RealtimeStep]) -> dict[str, str]:
                     if own not in sub_tokens:
                         sub_tokens[own] = side.subscription_token(own)
                     sub_token, missing = sub_tokens[own]
+                if missing is None:
+                    side.pace()
                 answers[step.name] = missing or rt.run(
                     _subscribe(side.url, side.connection_token, step.channel, sub_token))
         except TimeoutError:
@@ -271,7 +276,7 @@ def compare(options: ParityOptions, target: Target, mirror: Mirror, mock: Any,
     local = requests.Session()
     bearer = {"Authorization": f"Bearer {mirror.fixture_token(CALLER)}"}
     their_side = Side("target", url, lambda path, body: target.get(
-        path, options.token, json=body, timeout=options.timeout))
+        path, options.token, json=body, timeout=options.timeout), pace=target.session.pace)
     realtime = getattr(mock.state, "realtime", None)
     our_side = Side("mock", realtime.websocket_url if realtime else "",
                     lambda path, body: local.get(mock.url + path, headers=bearer, json=body,
