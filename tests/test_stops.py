@@ -36,6 +36,15 @@ def wait_for(condition, timeout: float = 30, what: str = "the condition") -> Non
         time.sleep(0.002)
 
 
+def stopped(pid: int) -> bool:
+    """Every thread of `pid` in the stopped state. kill(SIGSTOP) returns before a
+    multi-threaded process (Go) has stopped: one thread takes the signal and stops the
+    others, and until it has run, the rest can still answer."""
+    states = [(task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+              for task in Path(f"/proc/{pid}/task").iterdir()]
+    return all(state in ("T", "t") for state in states)
+
+
 def spawn(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, int]:
     port = free_port()
     process = subprocess.Popen([str(ENVOY_EVENTS), "mock", "--port", str(port), *args],
@@ -204,6 +213,7 @@ def test_a_stopped_centrifugo_is_reported_as_not_answering():
         assert running() is True
         os.kill(pid, signal.SIGSTOP)
         try:
+            wait_for(lambda: stopped(pid), timeout=10, what="Centrifugo's threads to stop")
             began = time.monotonic()
             assert running() is False
             assert time.monotonic() - began < 2  # a short probe, not a hang
