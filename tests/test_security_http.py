@@ -438,6 +438,48 @@ def test_stalled_bodies_do_not_hold_other_clients(mock, stalled):
     assert created_principals(mock.url) == []
 
 
+def _silent(url: str) -> socket.socket:
+    """A connection that never sends a byte."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+@pytest.mark.parametrize("opener", [_silent, _stall], ids=["silent", "stalled-body"])
+def test_more_silent_connections_than_the_limit_do_not_lock_clients_out(mock, opener):
+    """waitress stops accepting at 100 connections and closed idle ones only after 120 s:
+    150 sockets locked every client out for two minutes (a ReadTimeout here)."""
+    mock.reset()
+    with requests.Session() as session:
+        assert session.get(mock.url + "/__mock__/clock", timeout=5).status_code == 200
+        sockets = [opener(mock.url) for _ in range(150)]
+        try:
+            for client in (session, requests):  # a kept-alive connection and a new one
+                started = time.monotonic()
+                response = client.get(mock.url + "/__mock__/clock", timeout=5)
+                assert response.status_code == 200
+                assert time.monotonic() - started < 2.0
+        finally:
+            for sock in sockets:
+                sock.close()
+    assert created_principals(mock.url) == []
+
+
+def test_on_waitress_the_longest_idle_connections_are_closed_first():
+    with MockServer() as server:
+        oldest = _silent(server.url)
+        time.sleep(0.05)
+        rest = [_silent(server.url) for _ in range(120)]
+        try:
+            assert requests.get(server.url + "/__mock__/clock", timeout=5).status_code == 200
+            oldest.settimeout(5)
+            assert oldest.recv(1) == b""  # closed by the mock to make room
+            rest[-1].sendall(b"GET /__mock__/clock HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert rest[-1].recv(12) == b"HTTP/1.1 200"  # the newest are still served
+        finally:
+            for sock in (oldest, *rest):
+                sock.close()
+
+
 def test_on_granian_a_stalled_body_is_answered_408_and_changes_nothing():
     from envoy_events_kit.mock_server.serving.granian_engine import BODY_DEADLINE_S
 

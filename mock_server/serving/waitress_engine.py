@@ -24,6 +24,10 @@ from ..api.errors import _HTTP_CODES
 #: bodies beyond it are cut short by waitress (answered by `JsonErrorTask`, then closed).
 WAITRESS_BODY_CEILING = 1024 * 1024
 
+#: waitress's own default: past it, waitress stops accepting until a connection closes, and
+#: it closes idle ones only after 120 s. `_make_room` closes the longest-idle instead.
+CONNECTION_LIMIT = 100
+
 
 class JsonErrorTask(ErrorTask):
     """waitress's error response, as `{"error": {"code", "message"}}`."""
@@ -54,7 +58,10 @@ class WaitressEngine:
 
     def __init__(self, app: Any, host: str, port: int, threads: int, max_body: int) -> None:
         self._options = {"host": host, "port": port, "threads": threads,
-                         "max_request_body_size": max(WAITRESS_BODY_CEILING, max_body + 1)}
+                         "max_request_body_size": max(WAITRESS_BODY_CEILING, max_body + 1),
+                         "connection_limit": CONNECTION_LIMIT,
+                         # poll, not select: select() fails past file descriptor 1023.
+                         "asyncore_use_poll": True}
         self._app = app
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -69,6 +76,8 @@ class WaitressEngine:
         self._server = create_server(self._app, ident="envoy-events-mock",
                                      clear_untrusted_proxy_headers=True, **self._options)
         self._server.channel_class = JsonErrorChannel
+        self._server.readable = partial(_make_room_then, self._server,
+                                        self._server.readable)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._server.run, name="envoy-events-mock",
@@ -99,6 +108,22 @@ class WaitressEngine:
         server.task_dispatcher.shutdown(cancel_pending=False)
         for dispatcher in list(server._map.values()):
             dispatcher.handle_close()
+
+
+def _make_room_then(server: Any, readable: Callable[[], bool]) -> bool:
+    """Run in the serving loop before it asks whether to accept. At the connection limit,
+    waitress would stop accepting until some connection closes on its own, so a hundred
+    silent sockets (or stalled bodies) would lock every client out for two minutes. Instead
+    the longest-idle connections with no request in a worker are closed, keeping one slot
+    free; a client they belonged to reconnects as after any keep-alive close."""
+    closing = [channel for channel in server.active_channels.values() if channel.will_close]
+    excess = len(server._map) - len(closing) - server.adj.connection_limit + 1
+    if excess > 0:
+        idle = [channel for channel in server.active_channels.values()
+                if not channel.requests and not channel.will_close]
+        for channel in sorted(idle, key=lambda channel: channel.last_activity)[:excess]:
+            channel.will_close = True  # closed by the loop in this pass (see writable())
+    return readable()
 
 
 def _in_loop(server: Any, action: Callable[[], object]) -> None:
