@@ -116,6 +116,8 @@ def _make_room_then(server: Any, readable: Callable[[], bool]) -> bool:
     silent sockets (or stalled bodies) would lock every client out for two minutes. Instead
     the longest-idle connections with no request in a worker are closed, keeping one slot
     free; a client they belonged to reconnects as after any keep-alive close."""
+    if len(server._map) < server.adj.connection_limit - 1:
+        return readable()  # the common case, checked on every pass of the loop
     closing = [channel for channel in server.active_channels.values() if channel.will_close]
     excess = len(server._map) - len(closing) - server.adj.connection_limit + 1
     if excess > 0:
