@@ -25,7 +25,7 @@ from ..api.errors import _HTTP_CODES
 WAITRESS_BODY_CEILING = 1024 * 1024
 
 #: waitress's own default: past it, waitress stops accepting until a connection closes, and
-#: it closes idle ones only after 120 s. `_make_room` closes the longest-idle instead.
+#: it closes idle ones only after 120 s. `_make_room_then` closes the longest-idle instead.
 CONNECTION_LIMIT = 100
 
 
